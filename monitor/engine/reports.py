@@ -1,0 +1,51 @@
+"""Turning an instance's packed history into report entries (the rare path). Pure."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+
+from monitor.engine.events import HistoryEntry
+from monitor.engine.instance import Instance, decode_entries
+from monitor.engine.transitions import OK
+from monitor.spec.model import SpecModel
+
+if TYPE_CHECKING:
+    from monitor.engine.core import Engine
+
+__all__ = ["fmt_duration", "fmt_time", "history_of", "states_as_dicts"]
+
+
+def states_as_dicts(model: SpecModel, states: tuple[Any, ...]) -> list[dict[str, Any]]:
+    return [model.as_dict(s) for s in states]
+
+
+def history_of(engine: Engine, inst: Instance) -> list[HistoryEntry]:
+    """Replay the retained steps from ``inst.h0`` to recover the states after each."""
+    out = []
+    states = inst.h0
+    for t, idx, args in decode_entries(inst.hist):
+        act = engine.action_list[idx]
+        post = engine.trans.post(states, act, args)
+        if post.kind == OK:
+            states = post.states
+        out.append(HistoryEntry(
+            time=t, action=act.name, args=dict(zip(act.params, args)),
+            states=states_as_dicts(engine.model, states),
+        ))
+    return out
+
+
+def fmt_time(t: float) -> str:
+    """Event time as RFC 3339 UTC (for messages; reports keep the number)."""
+    try:
+        return datetime.fromtimestamp(t, tz=timezone.utc).isoformat().replace("+00:00", "Z")
+    except (OverflowError, OSError, ValueError):
+        return repr(t)
+
+
+def fmt_duration(seconds: float) -> str:
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{seconds / size:g}{unit}"
+    return f"{seconds:g}s"

@@ -1,0 +1,167 @@
+"""Snapshot/restore of the whole engine state to bytes (msgpack).
+
+Contents: instances (states, history, windows, mode), finished instances, deadline
+timers, the reorder buffer, remembered event ids, watermark, source positions and
+counters. State sets are written once each into a table and referenced by index, so a
+snapshot of many instances in few distinct states stays small. Memo tables are not
+saved: they are caches and refill on demand.
+
+States are decoded with the spec's field annotations (``frozenset[str]`` comes back as
+a frozenset, not a list); fields without a usable annotation get lists turned back
+into tuples. Pure: bytes in, bytes out.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+
+from monitor.engine.events import Event
+from monitor.engine.instance import Instance, tuplify
+from monitor.errors import SnapshotError
+from monitor.spec.model import SpecModel
+
+if TYPE_CHECKING:
+    from monitor.engine.core import Engine
+
+__all__ = ["dump", "load"]
+
+VERSION = 1
+
+
+class _Snap(msgspec.Struct, array_like=True):
+    version: int
+    spec: str
+    fields: list[str]
+    max_time: float
+    floor: float
+    next_sweep: float
+    timer_seq: int
+    buffer_seq: int
+    states: list[list[Any]]
+    sets: list[list[int]]
+    instances: list[tuple[str, int, bytes, int, int, float, list[float | None] | None, int]]
+    finished: list[tuple[str, int, float]]
+    buffer: list[tuple[float, int, Event]]
+    dedup: list[tuple[str, float]]
+    timers: list[tuple[float, int, str, int, float]]
+    positions: dict[str, Any]
+    counters: dict[str, Any]
+
+
+_encoder = msgspec.msgpack.Encoder()
+
+
+def dump(engine: Engine) -> bytes:
+    state_ids: dict[Any, int] = {}
+    set_ids: dict[Any, int] = {}
+    states: list[Any] = []
+    sets: list[list[int]] = []
+
+    def set_id(ss: tuple[Any, ...]) -> int:
+        i = set_ids.get(ss)
+        if i is None:
+            refs = []
+            for s in ss:
+                j = state_ids.get(s)
+                if j is None:
+                    j = state_ids[s] = len(states)
+                    states.append(list(s))
+                refs.append(j)
+            i = set_ids[ss] = len(sets)
+            sets.append(refs)
+        return i
+
+    instances = [
+        (k, set_id(i.states), i.hist, set_id(i.h0), i.hn, i.last,
+         list(i.win) if i.win is not None else None, i.mode)
+        for k, i in engine.instances.items()
+    ]
+    finished = [(k, set_id(s), t) for k, (s, t) in engine.finished.items()]
+    snap = _Snap(
+        version=VERSION, spec=engine.model.name, fields=list(engine.model.fields),
+        max_time=engine.max_time, floor=engine.floor, next_sweep=engine.next_sweep,
+        timer_seq=engine.timer_seq, buffer_seq=engine.buffer.seq,
+        states=states, sets=sets, instances=instances, finished=finished,
+        buffer=[(t, seq, ev) for t, seq, ev in engine.buffer.entries()],
+        dedup=engine.dedup.items(), timers=list(engine.timers),
+        positions=dict(engine.positions), counters=engine.counters.as_dict(),
+    )
+    return _encoder.encode(snap)
+
+
+def load(engine: Engine, data: bytes) -> None:
+    try:
+        snap = msgspec.msgpack.decode(data, type=_Snap)
+    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        raise SnapshotError(
+            f"checkpoint is corrupt or from another version: {exc}. Operator action: "
+            "remove the checkpoint to start from empty state."
+        ) from None
+    model = engine.model
+    if snap.version != VERSION or snap.spec != model.name or snap.fields != list(model.fields):
+        raise SnapshotError(
+            f"checkpoint holds spec {snap.spec} with fields {snap.fields} (format "
+            f"v{snap.version}); this engine runs {model.name} with fields "
+            f"{list(model.fields)} (v{VERSION}). Operator action: deploy the matching "
+            "spec, or remove the checkpoint to start from empty state."
+        )
+    if engine.instances or engine.counters.events:
+        raise SnapshotError("restore() needs a fresh engine")
+    thaw = state_codec(model)
+    intern = engine.trans.intern
+    table = [thaw(s) for s in snap.states]
+    sets = [intern(tuple(table[j] for j in refs)) for refs in snap.sets]
+    for key, si, hist, h0, hn, last, win, mode in snap.instances:
+        inst = Instance(sets[si], last)
+        inst.hist, inst.h0, inst.hn, inst.mode = hist, sets[h0], hn, mode
+        inst.win = tuple(win) if win is not None else None
+        engine.instances[key] = inst
+    engine.finished = {k: (sets[si], t) for k, si, t in snap.finished}
+    engine.buffer.restore(
+        [(t, seq, _thaw_event(ev)) for t, seq, ev in snap.buffer], snap.buffer_seq
+    )
+    engine.dedup.restore([(i, t) for i, t in snap.dedup])
+    engine.timers = [tuple(t) for t in snap.timers]  # type: ignore[misc]
+    engine.timer_seq = snap.timer_seq
+    engine.max_time = snap.max_time
+    engine.floor = snap.floor
+    engine.next_sweep = snap.next_sweep
+    engine.positions = dict(snap.positions)
+    engine.counters.load(snap.counters)
+
+
+def _thaw_event(ev: Event) -> Event:
+    return msgspec.structs.replace(ev, args=tuplify(list(ev.args)))
+
+
+def state_codec(model: SpecModel) -> Callable[[list[Any]], tuple[Any, ...]]:
+    """list (from msgpack) -> state tuple, typed by the spec's field annotations."""
+    convs: list[Callable[[Any], Any]] = []
+    for ty, default in zip(model.field_types, model.initial):
+        conv: Callable[[Any], Any] = tuplify
+        if ty is not Any:
+            try:
+                probe = msgspec.msgpack.decode(_encoder.encode(default))
+                if msgspec.convert(probe, ty) == default:
+                    conv = _typed(ty)
+            except (TypeError, msgspec.ValidationError):
+                pass
+        convs.append(conv)
+
+    def thaw(values: list[Any]) -> tuple[Any, ...]:
+        return tuple(f(v) for f, v in zip(convs, values))
+
+    return thaw
+
+
+def _typed(ty: Any) -> Callable[[Any], Any]:
+    def conv(value: Any) -> Any:
+        if isinstance(value, float) and (math.isinf(value) or math.isnan(value)):
+            return value
+        return msgspec.convert(value, ty)
+
+    return conv

@@ -1,0 +1,112 @@
+"""Event time: the reorder buffer and the duplicate filter.
+
+The reorder buffer holds events until the watermark (max event time seen minus
+``allowed_lateness``) passes them, then releases them in (event time, arrival) order.
+Keys are independent, so one time-ordered buffer serves as every key's reorder buffer.
+In-order input takes a deque fast path (append/popleft); only out-of-order events pay
+for the heap. The duplicate filter remembers event ids for a window of event time.
+
+Both are bounded; both are pure (no clock: time arrives as event time).
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections import deque
+from typing import Any
+
+__all__ = ["Dedup", "ReorderBuffer"]
+
+
+class ReorderBuffer:
+    __slots__ = ("_run", "_heap", "_seq")
+
+    def __init__(self) -> None:
+        self._run: deque[tuple[float, int, Any]] = deque()  # non-decreasing times
+        self._heap: list[tuple[float, int, Any]] = []
+        self._seq = 0
+
+    def __len__(self) -> int:
+        return len(self._run) + len(self._heap)
+
+    def push(self, time: float, item: Any) -> None:
+        self._seq += 1
+        entry = (time, self._seq, item)
+        run = self._run
+        if not run or run[-1][0] <= time:
+            run.append(entry)
+        else:
+            heapq.heappush(self._heap, entry)
+
+    def peek_time(self) -> float | None:
+        run, heap = self._run, self._heap
+        if run:
+            if heap and heap[0] < run[0]:
+                return heap[0][0]
+            return run[0][0]
+        return heap[0][0] if heap else None
+
+    def pop(self) -> Any:
+        run, heap = self._run, self._heap
+        if run and (not heap or run[0] < heap[0]):
+            return run.popleft()[2]
+        return heapq.heappop(heap)[2]
+
+    def entries(self) -> list[tuple[float, int, Any]]:
+        """Everything buffered, in release order (for snapshots)."""
+        return sorted([*self._run, *self._heap], key=lambda e: (e[0], e[1]))
+
+    def restore(self, entries: list[tuple[float, int, Any]], seq: int) -> None:
+        self._run = deque(entries)
+        self._heap = []
+        self._seq = seq
+
+    @property
+    def seq(self) -> int:
+        return self._seq
+
+
+class Dedup:
+    """Event ids seen within ``window`` seconds of event time, at most ``max_ids``."""
+
+    __slots__ = ("_seen", "_order", "window", "max_ids", "evicted")
+
+    def __init__(self, window: float, max_ids: int) -> None:
+        self._seen: dict[str, float] = {}
+        self._order: deque[str] = deque()
+        self.window = window
+        self.max_ids = max_ids
+        self.evicted = 0  # ids forgotten because of max_ids before their window ended
+
+    def __len__(self) -> int:
+        return len(self._seen)
+
+    def seen(self, event_id: str, time: float, now: float) -> bool:
+        """True if ``event_id`` is a duplicate; otherwise remember it. ``now`` is the
+        max event time seen, which drives expiry."""
+        seen = self._seen
+        if event_id in seen:
+            return True
+        seen[event_id] = time
+        order = self._order
+        order.append(event_id)
+        horizon = now - self.window
+        while order:
+            first = order[0]
+            if seen[first] < horizon:
+                order.popleft()
+                del seen[first]
+            elif len(order) > self.max_ids:
+                order.popleft()
+                del seen[first]
+                self.evicted += 1
+            else:
+                break
+        return False
+
+    def items(self) -> list[tuple[str, float]]:
+        return [(i, self._seen[i]) for i in self._order]
+
+    def restore(self, items: list[tuple[str, float]]) -> None:
+        self._seen = dict(items)
+        self._order = deque(i for i, _ in items)

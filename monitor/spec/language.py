@@ -1,0 +1,183 @@
+"""The spec language: ``Spec``, ``@action``, ``@invariant``, ``require``, ``choose``,
+``within``.
+
+Decorators only attach a small frozen record to the function (the habit of
+hypothesis' ``@rule``); ``Spec.__init_subclass__`` collects them once into a
+``SpecModel`` (see ``model.py``) so that a malformed spec fails when its class is
+defined, naming ``Class.method`` and the fix.
+
+Pure: no I/O, no clock, no logging.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, TypeVar, overload
+
+__all__ = [
+    "ActionDef",
+    "Rejected",
+    "Spec",
+    "Within",
+    "action",
+    "choose",
+    "invariant",
+    "require",
+    "within",
+]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass(frozen=True, slots=True)
+class ActionDef:
+    """What ``@action`` attached: finite argument domains and visibility."""
+
+    domains: tuple[tuple[str, tuple[Any, ...]], ...]
+    hidden: bool
+
+
+@dataclass(frozen=True, slots=True)
+class InvariantDef:
+    """Marker attached by ``@invariant``."""
+
+
+@dataclass(frozen=True, slots=True)
+class Within:
+    """Bounded liveness: once ``start(state)`` holds, ``end(state)`` must hold within
+    ``duration`` of event time. Created by ``within()``; its class attribute name is
+    the property name in reports."""
+
+    duration: object
+    start: Callable[[Any], bool]
+    end: Callable[[Any], bool]
+
+
+class Rejected(Exception):
+    """Raised by ``require`` when a guard fails; caught by the engine, never by users."""
+
+    __slots__ = ("reason",)
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+
+_ACTION_ATTR = "__specmon_action__"
+_INVARIANT_ATTR = "__specmon_invariant__"
+
+
+@overload
+def action(fn: F, /) -> F: ...
+@overload
+def action(*, hidden: bool = False, **domains: Iterable[Any]) -> Callable[[F], F]: ...
+def action(fn: Any = None, /, *, hidden: bool = False, **domains: Iterable[Any]) -> Any:
+    """Mark a method as a step of the spec.
+
+    ``@action`` or ``@action(amount=[100, 250], hidden=False)``: keyword arguments are the
+    finite domains of the parameters, used when exploring the spec (and, for hidden
+    actions, when the monitor inserts unobserved steps).
+    """
+
+    def mark(f: F) -> F:
+        if not callable(f) or not hasattr(f, "__code__"):
+            raise TypeError(f"@action must decorate a plain method, got {f!r}")
+        frozen = tuple((name, _freeze_domain(f, name, values)) for name, values in domains.items())
+        setattr(f, _ACTION_ATTR, ActionDef(domains=frozen, hidden=bool(hidden)))
+        return f
+
+    if fn is not None:
+        return mark(fn)
+    return mark
+
+
+def _freeze_domain(f: Callable[..., Any], name: str, values: Iterable[Any]) -> tuple[Any, ...]:
+    if isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
+        raise TypeError(
+            f"{f.__qualname__}: domain for {name!r} must be a list of values "
+            f"like {name}=[1, 2], got {values!r}"
+        )
+    return tuple(values)
+
+
+def invariant(fn: F) -> F:
+    """Mark a method ``(self) -> bool`` that must hold in every state."""
+    setattr(fn, _INVARIANT_ATTR, InvariantDef())
+    return fn
+
+
+def require(cond: object, why: str = "requirement failed") -> None:
+    """Guard: if ``cond`` is false the action is not enabled in this state; ``why`` is
+    reported when no candidate state allows the observed step."""
+    if not cond:
+        raise Rejected(why)
+
+
+def within(
+    duration: object, *, start: Callable[[Any], bool], end: Callable[[Any], bool]
+) -> Within:
+    """Once ``start(state)`` holds, ``end(state)`` must hold within ``duration``."""
+    return Within(duration=duration, start=start, end=end)
+
+
+class _Chooser:
+    """Replays a fixed prefix of choices, then takes option 0 and records the fan-out."""
+
+    __slots__ = ("prefix", "made")
+
+    def __init__(self, prefix: tuple[int, ...]) -> None:
+        self.prefix = prefix
+        self.made: list[int] = []  # number of options at each choice point past the prefix
+
+    def pick(self, options: tuple[Any, ...]) -> Any:
+        depth = len(self.made)
+        if depth < len(self.prefix):
+            index = self.prefix[depth]
+        else:
+            index = 0
+        self.made.append(len(options))
+        return options[index]
+
+
+class NoOptions(Exception):
+    """``choose([])``: this branch has no successor."""
+
+
+_local = threading.local()
+
+
+def choose(options: Iterable[Any]) -> Any:
+    """Nondeterminism: the engine runs the action once per option (a successor set,
+    not a random pick). Only valid inside an action."""
+    chooser: _Chooser | None = getattr(_local, "chooser", None)
+    if chooser is None:
+        raise RuntimeError("choose() may only be called inside an @action")
+    opts = tuple(options)
+    if not opts:
+        raise NoOptions()
+    return chooser.pick(opts)
+
+
+def set_chooser(chooser: _Chooser | None) -> None:
+    _local.chooser = chooser
+
+
+class Spec:
+    """Base class of every spec. Annotated fields with defaults are the state of one
+    instance; ``@action`` methods are its steps. Override ``terminal()`` to let the
+    monitor drop finished instances."""
+
+    def terminal(self) -> bool:
+        return False
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        from monitor.spec.model import SpecModel  # model imports this module
+
+        cls.__specmon_model__ = SpecModel(cls)  # type: ignore[attr-defined]
+
+    def __repr__(self) -> str:
+        fields = getattr(type(self), "__specmon_model__").fields
+        inner = ", ".join(f"{n}={self.__dict__.get(n)!r}" for n in fields)
+        return f"{type(self).__name__}({inner})"
