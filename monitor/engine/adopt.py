@@ -3,9 +3,9 @@ in the initial state, the monitor probably joined mid-stream. Start the instance
 every reachable state in which the observed step is allowed.
 
 Reachable states are enumerated once, breadth-first over the actions' declared finite
-domains (hidden actions included), up to ``adopt_max_states``. Actions without domains
-cannot be enumerated; states behind them are missing, so adoption may find nothing,
-in which case the key is ignored rather than raising a false alarm.
+domains (hidden actions included), up to ``adopt_max_states``. Domains are samples, not
+every value production uses, so a step that no enumerated state allows is *not* proof
+of a violation: the engine then ignores the key rather than raise a false alarm.
 
 Pure: no I/O, no clock.
 """
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from monitor.engine.transitions import OK, Post, Transitions
+from monitor.engine.transitions import Cut, Node, Transitions
 from monitor.spec.model import ActionInfo, SpecBug
 
 __all__ = ["Adopter"]
@@ -61,10 +61,10 @@ class Adopter:
             frontier = nxt_frontier
         return tuple(seen)
 
-    def adopt(self, act: ActionInfo, args: tuple[Any, ...]) -> tuple[tuple[State, ...], Post] | None:
-        """(states before, step result) for a joined instance, or None if no reachable
-        state allows the step. The states before are the whole reachable set: ``post``
-        keeps the successors of exactly those in which the step is enabled."""
-        before = self.trans.intern(self.reachable())
-        post = self.trans.post(before, act, args)
-        return (before, post) if post.kind == OK else None
+    def adopt(self, act: ActionInfo, args: tuple[Any, ...]) -> tuple[Node, Node | Cut] | None:
+        """(node before, step result) for a joined instance, or None if no reachable
+        state allows the step. The node before is the whole reachable set: the step
+        keeps the successors of exactly those states in which it is enabled."""
+        before = self.trans.node(self.reachable())
+        result = self.trans.step(before, act, args)
+        return (before, result) if isinstance(result, (Node, Cut)) else None

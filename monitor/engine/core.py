@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import heapq
 import math
+from collections import deque
 from collections.abc import Iterable
 from typing import Any
 
@@ -33,14 +34,14 @@ from monitor.engine.events import Event, SpecErrorReport, Violation
 from monitor.engine.instance import ACTIVE, IGNORED, QUARANTINED, Instance, push_history
 from monitor.engine.reports import fmt_duration, fmt_time, history_of, states_as_dicts
 from monitor.engine.timebuf import Dedup, ReorderBuffer
-from monitor.engine.transitions import INVARIANT, OK, SPEC_ERROR, Post, Transitions
+from monitor.engine.transitions import INVARIANT, SPEC_ERROR, UNEXPECTED, Cut, Node, Post, Transitions
 from monitor.errors import ConfigError
-from monitor.spec.model import ActionInfo, SpecBug, SpecModel, model_of
+from monitor.spec.model import ActionInfo, SpecModel, model_of
 
 __all__ = ["Engine"]
 
 Report = Violation | SpecErrorReport
-_KIND = {1: "unexpected", 2: "invariant"}
+_KIND = {UNEXPECTED: "unexpected", INVARIANT: "invariant"}
 
 
 class Engine:
@@ -57,7 +58,7 @@ class Engine:
         self.actions = model.actions
         self.action_list: list[ActionInfo] = list(model.actions.values())
         self.action_index = {a.name: i for i, a in enumerate(self.action_list)}
-        self.initial_states = self.trans.intern((model.initial,))
+        self.initial_node = self.trans.node((model.initial,))
         longest = max((w.seconds for w in model.withins), default=0.0)
         self.ttl = cfg.instance_ttl if cfg.instance_ttl is not None else max(86400.0, 2 * longest)
         if self.ttl < longest + cfg.allowed_lateness:
@@ -68,11 +69,22 @@ class Engine:
             )
         self.lateness = cfg.allowed_lateness
         self.instances: dict[str, Instance] = {}
-        self.finished: dict[str, tuple[tuple[Any, ...], float]] = {}
+        # finished instances: key -> final node, evicted first-in first-out
+        self.finished: dict[str, Node] = {}
+        self.finished_order: deque[str] = deque()
         self.buffer = ReorderBuffer()
         self.dedup = Dedup(cfg.dedup_window, cfg.max_dedup_ids)
-        self.timers: list[tuple[float, int, str, int, float]] = []
-        self.timer_seq = 0
+        # hot-path aliases of the dedup table; Dedup.restore refills them in place
+        self._seen = self.dedup._seen
+        self._dedup_order = self.dedup._order
+        self._max_ids = cfg.max_dedup_ids
+        self._dedup_window = cfg.dedup_window
+        self._late_apply = cfg.late_events == "apply"
+        self._max_buffered = cfg.max_buffered
+        self._history = cfg.history
+        self._timer_limit = 4096
+        # (deadline, key, within index, opened at); stale entries deleted lazily
+        self.timers: list[tuple[float, str, int, float]] = []
         self.max_time = -math.inf
         self.floor = -math.inf  # events before this are late (after flush / forced release)
         self.next_sweep = -math.inf
@@ -136,28 +148,64 @@ class Engine:
         c = self.counters
         c.events += 1
         t = ev.time
-        if ev.id is not None and self.dedup.seen(ev.id, t, max(t, self.max_time)):
-            c.duplicate += 1
-            return
-        wm = self.max_time - self.lateness
-        if t < wm or t < self.floor:
+        eid = ev.id
+        if eid is not None:
+            seen = self._seen
+            if eid in seen:
+                c.duplicate += 1
+                return
+            now = t if t > self.max_time else self.max_time
+            seen[eid] = now
+            order = self._dedup_order
+            order.append(eid)
+            if len(order) > self._max_ids or seen[order[0]] < now - self._dedup_window:
+                self.dedup.expire(now)
+        if t < self.max_time - self.lateness or t < self.floor:
             c.late += 1
-            if self.config.late_events == "apply":
+            if self._late_apply:
                 c.late_applied += 1
                 self._apply(ev, out)
             return
         if t > self.max_time:
             self.max_time = t
-            wm = t - self.lateness
+        # reorder buffer, inlined (ReorderBuffer.push): in-order input appends to a deque
         buf = self.buffer
-        buf.push(t, ev)
-        if len(buf) > self.config.max_buffered:
+        buf._seq += 1
+        run = buf._run
+        if not run or run[-1][0] <= t:
+            run.append((t, buf._seq, ev))
+        else:
+            heapq.heappush(buf._heap, (t, buf._seq, ev))
+            if len(buf._heap) + len(run) > self._max_buffered:
+                first = buf.pop()
+                c.buffer_overflow += 1
+                self.floor = max(self.floor, first.time)
+                self._fire(first.time, out)
+                self._apply(first, out)
+        if len(run) > self._max_buffered:
             first = buf.pop()
             c.buffer_overflow += 1
             self.floor = max(self.floor, first.time)
             self._fire(first.time, out)
             self._apply(first, out)
-        self._release(max(wm, self.floor), out)
+        wm = self.max_time - self.lateness
+        if self.floor > wm:
+            wm = self.floor
+        if buf._heap:
+            self._release(wm, out)
+            return
+        # fast path: no out-of-order events pending, the run is sorted
+        timers = self.timers
+        apply = self._apply
+        while run and run[0][0] <= wm:
+            et, _seq, e = run.popleft()
+            if timers and timers[0][0] < et:
+                self._fire(et, out)
+            apply(e, out)
+        if timers and timers[0][0] < wm:
+            self._fire(wm, out)
+        if wm >= self.next_sweep:
+            self._sweep(wm)
 
     def _release(self, wm: float, out: list[Report]) -> None:
         buf = self.buffer
@@ -178,121 +226,173 @@ class Engine:
     # -- one event ----------------------------------------------------------------
 
     def _apply(self, ev: Event, out: list[Report]) -> None:
+        key = ev.key
+        inst = self.instances.get(key)
+        if inst is not None:
+            if inst.mode:
+                self._inactive(inst, ev)
+                return
+            node = inst.node
+            moves = node.moves.get(ev.action)
+            result = moves.get(ev.args) if moves is not None else None
+            if result is None:
+                act = self.actions.get(ev.action)
+                if act is None or act.hidden:
+                    self.counters.unknown_action += 1
+                    return
+                result = self.trans.step(node, act, ev.args)
+            if result.__class__ is Node:
+                # hot path: an allowed step to a memoised successor set
+                c = self.counters
+                c.applied += 1
+                inst.node = result
+                t = ev.time
+                if t > inst.last:
+                    inst.last = t
+                push_history(inst, t, self.action_index[ev.action], ev.args, self._history,
+                             self._fold)
+                if result.terminal:
+                    self._finish(key, result, t)
+                elif result.flags is not node.flags or inst.win is not None:
+                    self._windows(inst, key, result.flags, t)
+                return
+            self._slow(inst, key, ev, result, out)
+            return
+        self._first(key, ev, out)
+
+    def _inactive(self, inst: Instance, ev: Event) -> None:
+        if inst.mode == QUARANTINED:
+            self.counters.quarantined += 1
+        else:
+            self.counters.ignored += 1
+        if ev.time > inst.last:
+            inst.last = ev.time
+
+    def _slow(self, inst: Instance, key: str, ev: Event, result: Any, out: list[Report]) -> None:
+        act = self.actions[ev.action]
+        if result.__class__ is Cut:
+            self.counters.overflow += 1
+            self.counters.overflow_states += result.dropped
+            self._advance(inst, key, ev, act, result.node)
+        elif result.kind == SPEC_ERROR:
+            self._spec_error(key, ev, act, result.prop, result.message, out)
+        else:
+            self._violate(inst, key, ev, act, result, out)
+
+    def _first(self, key: str, ev: Event, out: list[Report]) -> None:
+        """First event for a key with no live instance: a finished one, or a new one."""
         c = self.counters
         act = self.actions.get(ev.action)
         if act is None or act.hidden:
             c.unknown_action += 1
             return
-        key = ev.key
-        inst = self.instances.get(key)
-        joined = False
-        if inst is None:
-            fin = self.finished.pop(key, None)
-            if fin is not None:
-                c.resumed += 1
-                inst = self._new_instance(key, fin[0], ev.time)
-                states = fin[0]
-            else:
-                joined = True
-                states = self.initial_states
-        elif inst.mode:
-            if inst.mode == QUARANTINED:
-                c.quarantined += 1
-            else:
-                c.ignored += 1
-            if ev.time > inst.last:
-                inst.last = ev.time
+        fin = self.finished.pop(key, None)
+        if fin is not None:
+            c.resumed += 1
+            inst = self._new_instance(key, fin, ev.time)
+            self._apply(ev, out)
             return
+        result = self.trans.step(self.initial_node, act, ev.args)
+        if result.__class__ is Node or result.__class__ is Cut:
+            inst = self._new_instance(key, self.initial_node, ev.time)
+            self._slow(inst, key, ev, result, out) if result.__class__ is Cut else \
+                self._advance(inst, key, ev, act, result)
+        elif result.kind == SPEC_ERROR:
+            self._spec_error(key, ev, act, result.prop, result.message, out)
         else:
-            states = inst.states
-        post = self.trans.post(states, act, ev.args)
-        kind = post.kind
-        if kind == OK:
-            if inst is None:
-                inst = self._new_instance(key, states, ev.time)
-            self._advance(inst, key, ev, act, post, out)
-        elif kind == SPEC_ERROR:
-            self._spec_error(key, ev, act, post.prop, post.message, out)
-        elif joined:
-            self._join(key, ev, act, post, out)
-        else:
-            assert inst is not None
-            self._violate(inst, key, ev, act, post, out)
+            self._join(key, ev, act, result, out)
 
     def _join(self, key: str, ev: Event, act: ActionInfo, post: Post, out: list[Report]) -> None:
         policy = self.config.late_join
         c = self.counters
         if policy == "strict":
-            inst = self._new_instance(key, self.initial_states, ev.time)
+            inst = self._new_instance(key, self.initial_node, ev.time)
             self._violate(inst, key, ev, act, post, out)
             return
         if policy == "adopt":
             adopted = self.adopter.adopt(act, ev.args)
             if adopted is not None:
-                before, apost = adopted
+                before, result = adopted
                 inst = self._new_instance(key, before, ev.time)
                 c.adopted += 1
-                self._advance(inst, key, ev, act, apost, out)
+                if result.__class__ is Cut:
+                    self._slow(inst, key, ev, result, out)
+                else:
+                    self._advance(inst, key, ev, act, result)
                 return
         # ignore, or nothing reachable allows the step: no false alarm, stop tracking
-        inst = self._new_instance(key, self.initial_states, ev.time)
+        inst = self._new_instance(key, self.initial_node, ev.time)
         inst.mode = IGNORED
         c.join_ignored += 1
 
-    def _advance(self, inst: Instance, key: str, ev: Event, act: ActionInfo, post: Post,
-                 out: list[Report]) -> None:
-        new = post.states
-        try:
-            flags, terminal = self.trans.info(new)
-        except SpecBug as bug:
-            self._spec_error(key, ev, act, bug.where, str(bug), out)
-            return
-        c = self.counters
-        c.applied += 1
-        if post.overflow:
-            c.overflow += 1
-            c.overflow_states += post.overflow
+    def _advance(self, inst: Instance, key: str, ev: Event, act: ActionInfo, node: Node) -> None:
+        """An allowed step outside the hot path (first event, overflow)."""
+        self.counters.applied += 1
+        old = inst.node
+        inst.node = node
         t = ev.time
-        inst.states = new
         if t > inst.last:
             inst.last = t
-        push_history(inst, t, self.action_index[act.name], ev.args, self.config.history,
-                     self._fold)
-        if terminal:
-            del self.instances[key]
-            c.finished += 1
-            fin = self.finished
-            fin[key] = (new, t)
-            if len(fin) > self.config.max_finished:
-                del fin[next(iter(fin))]
-            return
-        if inst.win is not None or True in flags:
-            self._windows(inst, key, flags, t)
+        push_history(inst, t, self.action_index[act.name], ev.args, self._history, self._fold)
+        if node.terminal:
+            self._finish(key, node, t)
+        elif node.flags is not old.flags or inst.win is not None or node.opens:
+            self._windows(inst, key, node.flags, t)
 
-    def _fold(self, states: tuple[Any, ...], index: int, args: tuple[Any, ...]) -> Any:
-        post = self.trans.post(states, self.action_list[index], args)
-        return post.states if post.kind == OK else states
+    def _finish(self, key: str, node: Node, t: float) -> None:
+        del self.instances[key]
+        self.counters.finished += 1
+        fin = self.finished
+        fin[key] = node
+        order = self.finished_order
+        order.append(key)
+        limit = self.config.max_finished
+        while len(fin) > limit and order:
+            fin.pop(order.popleft(), None)
+        if len(order) > 2 * limit + 1024:  # entries left behind by keys resumed since
+            self.finished_order = deque(dict.fromkeys(k for k in order if k in fin))
+
+    def _fold(self, node: Node, index: int, args: tuple[Any, ...]) -> Node:
+        result = self.trans.step(node, self.action_list[index], args)
+        if result.__class__ is Cut:
+            return result.node
+        return result if result.__class__ is Node else node
 
     def _windows(self, inst: Instance, key: str, flags: tuple[bool, ...], t: float) -> None:
-        win = list(inst.win) if inst.win is not None else [None] * len(flags)
+        """Open windows whose ``start`` now holds in every candidate state, close those
+        that no longer do. Closed windows leave their timer in the heap (lazy deletion,
+        compacted when stale timers outnumber live ones)."""
+        win = inst.win
+        if len(flags) == 1:  # the common case, without building lists
+            if flags[0]:
+                if win is None:
+                    inst.win = (t,)
+                    self._push_timer(key, 0, t)
+            else:
+                inst.win = None
+            return
+        new = list(win) if win is not None else [None] * len(flags)
         for i, is_open in enumerate(flags):
             if is_open:
-                if win[i] is None:
-                    win[i] = t
-                    self.timer_seq += 1
-                    heapq.heappush(self.timers,
-                                   (t + self._withins[i].seconds, self.timer_seq, key, i, t))
+                if new[i] is None:
+                    new[i] = t
+                    self._push_timer(key, i, t)
             else:
-                win[i] = None
-        inst.win = tuple(win) if any(w is not None for w in win) else None
-        if len(self.timers) > 2 * len(self._withins) * len(self.instances) + 4096:
+                new[i] = None
+        inst.win = tuple(new) if any(w is not None for w in new) else None
+
+    def _push_timer(self, key: str, index: int, opened: float) -> None:
+        heapq.heappush(self.timers, (opened + self._withins[index].seconds, key, index, opened))
+        if len(self.timers) > self._timer_limit:
             self._compact_timers()
+            # stale timers are at most as many as live ones again before the next pass
+            self._timer_limit = 2 * len(self.timers) + 4096
 
     def _fire(self, limit: float, out: list[Report]) -> None:
         """Deadlines strictly before ``limit`` whose window is still open: violations."""
         timers = self.timers
         while timers and timers[0][0] < limit:
-            deadline, _seq, key, i, opened = heapq.heappop(timers)
+            deadline, key, i, opened = heapq.heappop(timers)
             inst = self.instances.get(key)
             if inst is None or inst.mode != ACTIVE or inst.win is None or inst.win[i] != opened:
                 continue  # closed, evicted or superseded: lazily deleted
@@ -307,7 +407,7 @@ class Engine:
                          f"{fmt_duration(w.seconds)} (deadline {fmt_time(deadline)})"),
                 time=deadline,
                 history=history_of(self, inst),
-                states_before=states_as_dicts(self.model, inst.states),
+                states_before=states_as_dicts(self.model, inst.node.states),
             ))
             self._after_violation(inst, key)
 
@@ -320,7 +420,7 @@ class Engine:
             time=ev.time, action=act.name, args=dict(zip(act.params, ev.args)),
             record=ev.record, origin=ev.origin, trace_id=ev.trace_id, span_id=ev.span_id,
             history=history_of(self, inst),
-            states_before=states_as_dicts(self.model, inst.states),
+            states_before=states_as_dicts(self.model, inst.node.states),
         ))
         if ev.time > inst.last:
             inst.last = ev.time
@@ -350,12 +450,12 @@ class Engine:
 
     # -- housekeeping ---------------------------------------------------------------
 
-    def _new_instance(self, key: str, states: tuple[Any, ...], t: float) -> Instance:
+    def _new_instance(self, key: str, node: Node, t: float) -> Instance:
         instances = self.instances
         if len(instances) >= self.config.max_instances:
             del instances[next(iter(instances))]
             self.counters.evicted_capacity += 1
-        inst = instances[key] = Instance(states, t)
+        inst = instances[key] = Instance(node, t)
         return inst
 
     def _sweep(self, wm: float) -> None:
@@ -366,17 +466,14 @@ class Engine:
         for k in stale:
             del self.instances[k]
         self.counters.expired += len(stale)
-        old = [k for k, (_s, t) in self.finished.items() if t < horizon]
-        for k in old:
-            del self.finished[k]
         self.next_sweep = wm + self.ttl / 8
 
     def _compact_timers(self) -> None:
         live = []
         for entry in self.timers:
-            inst = self.instances.get(entry[2])
+            inst = self.instances.get(entry[1])
             if (inst is not None and inst.mode == ACTIVE and inst.win is not None
-                    and inst.win[entry[3]] == entry[4]):
+                    and inst.win[entry[2]] == entry[3]):
                 live.append(entry)
         heapq.heapify(live)
         self.counters.deadline_timers_compacted += len(self.timers) - len(live)

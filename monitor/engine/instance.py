@@ -1,7 +1,7 @@
 """One monitored entity and its compact history ring.
 
 Memory matters here (one object per live entity), so an ``Instance`` holds only:
-the candidate-state set (a shared, interned tuple), the history ring packed into one
+the candidate-state set (a shared, interned ``Node``), the history ring packed into one
 ``bytes`` (msgpack ``(time, action index, args)`` entries, each with a one-byte length
 prefix), the state set before the oldest retained entry, the last event time, open
 ``within`` windows and a mode. The states of each history step are recomputed from
@@ -25,16 +25,13 @@ _encode = msgspec.msgpack.Encoder().encode
 _decode = msgspec.msgpack.Decoder().decode
 _PREFIX = [bytes((n,)) for n in range(256)]
 
-States = tuple[tuple[Any, ...], ...]
-
-
 class Instance:
-    __slots__ = ("states", "hist", "h0", "hn", "last", "win", "mode")
+    __slots__ = ("node", "hist", "h0", "hn", "last", "win", "mode")
 
-    def __init__(self, states: States, last: float) -> None:
-        self.states = states
+    def __init__(self, node: Any, last: float) -> None:
+        self.node = node
         self.hist = b""
-        self.h0 = states
+        self.h0 = node
         self.hn = 0
         self.last = last
         self.win: tuple[float | None, ...] | None = None
@@ -43,11 +40,11 @@ class Instance:
 
 def push_history(inst: Instance, time: float, action_index: int, args: tuple[Any, ...],
                  limit: int, advance: Any) -> None:
-    """Append a step to the ring (after ``inst.states`` was updated by it). When the ring
+    """Append a step to the ring (after ``inst.node`` was updated by it). When the ring
     is full the oldest entry is folded into ``h0`` with ``advance(h0, index, args)``."""
     entry = _encode((time, action_index, args))
     if len(entry) > 255:  # huge arguments: restart the history rather than store them
-        inst.hist, inst.hn, inst.h0 = b"", 0, inst.states
+        inst.hist, inst.hn, inst.h0 = b"", 0, inst.node
         return
     hist = inst.hist + _PREFIX[len(entry)] + entry
     if inst.hn >= limit:

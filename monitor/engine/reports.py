@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING, Any
 
 from monitor.engine.events import HistoryEntry
 from monitor.engine.instance import Instance, decode_entries
-from monitor.engine.transitions import OK
 from monitor.spec.model import SpecModel
 
 if TYPE_CHECKING:
@@ -23,15 +22,13 @@ def states_as_dicts(model: SpecModel, states: tuple[Any, ...]) -> list[dict[str,
 def history_of(engine: Engine, inst: Instance) -> list[HistoryEntry]:
     """Replay the retained steps from ``inst.h0`` to recover the states after each."""
     out = []
-    states = inst.h0
+    node = inst.h0
     for t, idx, args in decode_entries(inst.hist):
         act = engine.action_list[idx]
-        post = engine.trans.post(states, act, args)
-        if post.kind == OK:
-            states = post.states
+        node = engine._fold(node, idx, args)
         out.append(HistoryEntry(
             time=t, action=act.name, args=dict(zip(act.params, args)),
-            states=states_as_dicts(engine.model, states),
+            states=states_as_dicts(engine.model, node.states),
         ))
     return out
 

@@ -39,15 +39,14 @@ class _Snap(msgspec.Struct, array_like=True):
     max_time: float
     floor: float
     next_sweep: float
-    timer_seq: int
     buffer_seq: int
     states: list[list[Any]]
     sets: list[list[int]]
     instances: list[tuple[str, int, bytes, int, int, float, list[float | None] | None, int]]
-    finished: list[tuple[str, int, float]]
+    finished: list[tuple[str, int]]
     buffer: list[tuple[float, int, Event]]
     dedup: list[tuple[str, float]]
-    timers: list[tuple[float, int, str, int, float]]
+    timers: list[tuple[float, str, int, float]]
     positions: dict[str, Any]
     counters: dict[str, Any]
 
@@ -76,15 +75,16 @@ def dump(engine: Engine) -> bytes:
         return i
 
     instances = [
-        (k, set_id(i.states), i.hist, set_id(i.h0), i.hn, i.last,
+        (k, set_id(i.node.states), i.hist, set_id(i.h0.states), i.hn, i.last,
          list(i.win) if i.win is not None else None, i.mode)
         for k, i in engine.instances.items()
     ]
-    finished = [(k, set_id(s), t) for k, (s, t) in engine.finished.items()]
+    finished = [(k, set_id(engine.finished[k].states)) for k in engine.finished_order
+                if k in engine.finished]
     snap = _Snap(
         version=VERSION, spec=engine.model.name, fields=list(engine.model.fields),
         max_time=engine.max_time, floor=engine.floor, next_sweep=engine.next_sweep,
-        timer_seq=engine.timer_seq, buffer_seq=engine.buffer.seq,
+        buffer_seq=engine.buffer.seq,
         states=states, sets=sets, instances=instances, finished=finished,
         buffer=[(t, seq, ev) for t, seq, ev in engine.buffer.entries()],
         dedup=engine.dedup.items(), timers=list(engine.timers),
@@ -112,21 +112,23 @@ def load(engine: Engine, data: bytes) -> None:
     if engine.instances or engine.counters.events:
         raise SnapshotError("restore() needs a fresh engine")
     thaw = state_codec(model)
-    intern = engine.trans.intern
+    node = engine.trans.node
     table = [thaw(s) for s in snap.states]
-    sets = [intern(tuple(table[j] for j in refs)) for refs in snap.sets]
+    sets = [node(tuple(table[j] for j in refs)) for refs in snap.sets]
     for key, si, hist, h0, hn, last, win, mode in snap.instances:
         inst = Instance(sets[si], last)
         inst.hist, inst.h0, inst.hn, inst.mode = hist, sets[h0], hn, mode
         inst.win = tuple(win) if win is not None else None
         engine.instances[key] = inst
-    engine.finished = {k: (sets[si], t) for k, si, t in snap.finished}
+    engine.finished.clear()
+    engine.finished.update((k, sets[si]) for k, si in snap.finished)
+    engine.finished_order.clear()
+    engine.finished_order.extend(k for k, _ in snap.finished)
     engine.buffer.restore(
         [(t, seq, _thaw_event(ev)) for t, seq, ev in snap.buffer], snap.buffer_seq
     )
     engine.dedup.restore([(i, t) for i, t in snap.dedup])
     engine.timers = [tuple(t) for t in snap.timers]  # type: ignore[misc]
-    engine.timer_seq = snap.timer_seq
     engine.max_time = snap.max_time
     engine.floor = snap.floor
     engine.next_sweep = snap.next_sweep

@@ -84,12 +84,17 @@ class Dedup:
     def seen(self, event_id: str, time: float, now: float) -> bool:
         """True if ``event_id`` is a duplicate; otherwise remember it. ``now`` is the
         max event time seen, which drives expiry."""
-        seen = self._seen
-        if event_id in seen:
+        if event_id in self._seen:
             return True
-        seen[event_id] = time
+        self._seen[event_id] = now
+        self._order.append(event_id)
+        self.expire(now)
+        return False
+
+    def expire(self, now: float) -> None:
+        """Forget ids older than the window, and the oldest ids beyond ``max_ids``."""
+        seen = self._seen
         order = self._order
-        order.append(event_id)
         horizon = now - self.window
         while order:
             first = order[0]
@@ -102,11 +107,12 @@ class Dedup:
                 self.evicted += 1
             else:
                 break
-        return False
 
     def items(self) -> list[tuple[str, float]]:
         return [(i, self._seen[i]) for i in self._order]
 
     def restore(self, items: list[tuple[str, float]]) -> None:
-        self._seen = dict(items)
-        self._order = deque(i for i, _ in items)
+        self._seen.clear()
+        self._seen.update(items)
+        self._order.clear()
+        self._order.extend(i for i, _ in items)

@@ -1,10 +1,13 @@
-"""Successor sets of candidate-state sets, memoised.
+"""Candidate-state sets as interned nodes of a lazily built transition graph.
 
 ``post(S, action, args)`` is the heart of monitoring (DESIGN.md, "Semantics"): every
 state reachable from the set ``S`` by at most ``hidden_steps`` hidden actions and then
 the observed action, keeping successors that satisfy every invariant. Actions are pure
-functions of (state, args), so the result is memoised per (S, action, args): in steady
-state an event costs one dict lookup here. Memo tables are bounded (cleared when full).
+functions of (state, args), so each distinct set is interned once as a ``Node`` that
+memoises its outgoing steps: in steady state an event costs two dict lookups here and
+no spec code runs. A node also caches what the engine asks of every set (open
+``within`` windows, terminal). Tables are bounded: the intern table is cleared when
+full (nodes still held by instances stay valid), and each node's memo is capped.
 
 Pure: no I/O, no clock.
 """
@@ -15,51 +18,93 @@ from typing import Any
 
 from monitor.spec.model import ActionInfo, SpecBug, SpecModel
 
-__all__ = ["OK", "INVARIANT", "SPEC_ERROR", "UNEXPECTED", "Post", "Transitions"]
+__all__ = ["INVARIANT", "OK", "SPEC_ERROR", "UNEXPECTED", "Cut", "Node", "Post", "Transitions"]
 
 State = tuple[Any, ...]
 States = tuple[State, ...]
 
 OK, UNEXPECTED, INVARIANT, SPEC_ERROR = 0, 1, 2, 3
 
+#: memoised (action, args) outcomes per node; past this the node's memo is cleared
+MOVES_PER_NODE = 4096
+
+
+class Node:
+    """An interned candidate-state set and its memoised outgoing steps."""
+
+    __slots__ = ("states", "moves", "flags", "opens", "terminal", "error")
+
+    def __init__(self, states: States) -> None:
+        self.states = states
+        self.moves: dict[str, dict[tuple[Any, ...], Any]] = {}
+        self.flags: tuple[bool, ...] = ()  # per within: open in every candidate state
+        self.opens = False  # any flag set
+        self.terminal = False  # every candidate state terminal
+        self.error: SpecBug | None = None  # the spec raised while evaluating the above
+
 
 class Post:
-    """Result of one observed step from a state set."""
+    """A step that did not produce a successor set: a verdict, or a spec error."""
 
-    __slots__ = ("kind", "states", "prop", "message", "overflow")
+    __slots__ = ("kind", "prop", "message")
 
-    def __init__(self, kind: int, states: States, prop: str, message: str, overflow: int) -> None:
+    def __init__(self, kind: int, prop: str, message: str) -> None:
         self.kind = kind
-        self.states = states  # successors (OK), else empty
         self.prop = prop  # action name (unexpected), invariant name, or where (spec error)
         self.message = message
-        self.overflow = overflow  # successors dropped by max_states
+
+
+class Cut:
+    """A step whose successor set was cut to ``max_states``: the kept ``node`` and how
+    many candidate states were ``dropped`` (counted as overflow on every such event)."""
+
+    __slots__ = ("node", "dropped")
+
+    def __init__(self, node: Node, dropped: int) -> None:
+        self.node = node
+        self.dropped = dropped
+
+
+Result = Node | Post | Cut
 
 
 class Transitions:
-    def __init__(self, model: SpecModel, *, hidden_steps: int, max_states: int, memo_size: int) -> None:
+    def __init__(self, model: SpecModel, *, hidden_steps: int, max_states: int,
+                 memo_size: int) -> None:
         self.model = model
         self.hidden_steps = hidden_steps if model.hidden else 0
         self.max_states = max_states
         self.memo_size = memo_size
-        self._post: dict[tuple[States, str, tuple[Any, ...]], Post] = {}
+        self._nodes: dict[States, Node] = {}
         self._closure: dict[State, tuple[State, ...]] = {}
         self._bad: dict[State, tuple[str, ...]] = {}
-        self._info: dict[States, tuple[tuple[bool, ...], bool]] = {}
-        self._intern: dict[States, States] = {}
+        self._flags: dict[tuple[bool, ...], tuple[bool, ...]] = {}
 
-    def post(self, states: States, act: ActionInfo, args: tuple[Any, ...]) -> Post:
-        key = (states, act.name, args)
-        hit = self._post.get(key)
-        if hit is not None:
-            return hit
-        result = self._compute(states, act, args)
-        if len(self._post) >= self.memo_size:
-            self._post.clear()
-        self._post[key] = result
+    def node(self, states: States) -> Node:
+        hit = self._nodes.get(states)
+        if hit is None:
+            if len(self._nodes) >= self.memo_size:
+                self._nodes.clear()
+            hit = self._nodes[states] = Node(states)
+            self._describe(hit)
+        return hit
+
+    def step(self, node: Node, act: ActionInfo, args: tuple[Any, ...]) -> Result:
+        """The memoised step; engine hot paths inline the lookup and call this on a miss."""
+        moves = node.moves.get(act.name)
+        if moves is not None:
+            hit = moves.get(args)
+            if hit is not None:
+                return hit
+        else:
+            moves = node.moves[act.name] = {}
+        result = self._compute(node.states, act, args)
+        if len(moves) >= MOVES_PER_NODE:
+            moves.clear()
+        moves[args] = result
         return result
 
-    def _compute(self, states: States, act: ActionInfo, args: tuple[Any, ...]) -> Post:
+    def _compute(self, states: States, act: ActionInfo, args: tuple[Any, ...]) -> Result:
         model = self.model
         found: dict[State, None] = {}
         rejects: dict[str, None] = {}
@@ -80,21 +125,43 @@ class Transitions:
                         else:
                             found[nxt] = None
         except SpecBug as bug:
-            return Post(SPEC_ERROR, (), bug.where, str(bug), 0)
+            return Post(SPEC_ERROR, bug.where, str(bug))
         if errors:
-            return Post(SPEC_ERROR, (), act.qualname, "; ".join(dict.fromkeys(errors)), 0)
+            return Post(SPEC_ERROR, act.qualname, "; ".join(dict.fromkeys(errors)))
         if found:
             succ = tuple(found)
-            overflow = max(0, len(succ) - self.max_states)
-            return Post(OK, self.intern(succ[: self.max_states]), "", "", overflow)
+            dropped = len(succ) - self.max_states
+            node = self.node(succ[: self.max_states] if dropped > 0 else succ)
+            if node.error is not None:
+                return Post(SPEC_ERROR, node.error.where, str(node.error))
+            return Cut(node, dropped) if dropped > 0 else node
         if stepped:
             names = tuple(broken)
-            return Post(
-                INVARIANT, (), names[0],
-                f"every successor of {act.name}{_fmt_args(args)} breaks {', '.join(names)}", 0,
-            )
+            return Post(INVARIANT, names[0],
+                        f"every successor of {act.name}{fmt_args(args)} breaks {', '.join(names)}")
         why = "; ".join(rejects) or "action not enabled"
-        return Post(UNEXPECTED, (), act.name, f"{act.name}{_fmt_args(args)} not allowed: {why}", 0)
+        return Post(UNEXPECTED, act.name, f"{act.name}{fmt_args(args)} not allowed: {why}")
+
+    def _describe(self, node: Node) -> None:
+        """Deadlines are conservative: a window counts as open only if it is open in
+        every candidate state, so an ambiguous set never raises a false deadline alarm."""
+        model = self.model
+        n = len(model.withins)
+        flags = [True] * n
+        terminal = bool(node.states)
+        try:
+            for s in node.states:
+                f = model.window_flags(s)
+                for i in range(n):
+                    flags[i] = flags[i] and f[i]
+                terminal = terminal and model.is_terminal(s)
+        except SpecBug as bug:
+            node.error = bug
+            return
+        ft = tuple(flags)
+        node.flags = self._flags.setdefault(ft, ft)  # interned: compared by identity
+        node.opens = True in ft
+        node.terminal = terminal
 
     def closure(self, state: State) -> tuple[State, ...]:
         """``state`` and every state within ``hidden_steps`` hidden steps of it that keeps
@@ -129,37 +196,6 @@ class Transitions:
             self._bad[state] = hit
         return hit
 
-    def info(self, states: States) -> tuple[tuple[bool, ...], bool]:
-        """(per-``within`` "window open in every candidate", "every candidate terminal").
-        Deadlines are conservative: a window counts as open only if it is open in every
-        candidate state, so an ambiguous set never raises a false deadline alarm."""
-        hit = self._info.get(states)
-        if hit is not None:
-            return hit
-        model = self.model
-        n = len(model.withins)
-        flags = [True] * n
-        terminal = True
-        for s in states:
-            f = model.window_flags(s)
-            for i in range(n):
-                flags[i] = flags[i] and f[i]
-            terminal = terminal and model.is_terminal(s)
-        hit = (tuple(flags), terminal and bool(states))
-        if len(self._info) >= self.memo_size:
-            self._info.clear()
-        self._info[states] = hit
-        return hit
 
-    def intern(self, states: States) -> States:
-        """One shared tuple per distinct state set: instances in the same state share it."""
-        hit = self._intern.get(states)
-        if hit is None:
-            if len(self._intern) >= self.memo_size:
-                self._intern.clear()
-            self._intern[states] = hit = states
-        return hit
-
-
-def _fmt_args(args: tuple[Any, ...]) -> str:
+def fmt_args(args: tuple[Any, ...]) -> str:
     return "(" + ", ".join(repr(a) for a in args) + ")"

@@ -1,0 +1,68 @@
+"""The ``specmon`` command. Exit codes: 0 clean, 1 violations (or spec errors) found,
+2 bad usage or configuration."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from monitor.errors import ConfigError, SpecmonError
+
+__all__ = ["main"]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "command", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.handler(args))
+    except SpecmonError as exc:
+        print(f"specmon: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    from monitor import cli_replay
+
+    parser = argparse.ArgumentParser(
+        prog="specmon",
+        description="Check telemetry against an executable specification.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    cli_replay.add_commands(sub)
+    return parser
+
+
+def print_json(obj: Any) -> None:
+    sys.stdout.write(json.dumps(obj, indent=2, sort_keys=False) + "\n")
+
+
+def duration_arg(text: str) -> float:
+    from monitor.spec import parse_duration
+
+    try:
+        return parse_duration(text if not text.replace(".", "", 1).isdigit() else float(text))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number >= 1, got {value}")
+    return value
+
+
+def config_error(message: str) -> ConfigError:
+    return ConfigError(message)

@@ -1,0 +1,208 @@
+"""``specmon replay``: check recorded logs offline, optionally sharded by key over
+several processes. I/O layer around ``Pipeline``.
+
+Sharding: every worker reads every line, but fully decodes and maps only the lines
+whose key hashes (crc32) to it; the others cost a key-only decode. Workers exchange
+their max event time before flushing, so deadlines fire exactly as in one process.
+Verdicts equal the single-process run's as long as no event is late (lateness is
+judged per shard, against the event times that shard saw).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import sys
+import time
+import zlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgspec
+
+from monitor.engine import EngineConfig
+from monitor.pipeline import BadRecord, Pipeline
+from monitor.sinks.reports import encode_report
+from monitor.sources.files import FileOrigin, input_size, read_lines
+from monitor.specdir import SpecDir
+
+__all__ = ["ReplayResult", "replay"]
+
+
+@dataclass
+class ReplayResult:
+    spec: str
+    records: int = 0
+    outcomes: dict[str, int] = field(default_factory=dict)
+    invalid: dict[str, int] = field(default_factory=dict)
+    engine: dict[str, Any] = field(default_factory=dict)
+    violations: dict[str, dict[str, int]] = field(default_factory=dict)
+    live_instances: int = 0
+    reports: list[bytes] = field(default_factory=list)  # encoded JSON lines, in order
+    seconds: float = 0.0
+
+    @property
+    def violation_count(self) -> int:
+        return sum(sum(v.values()) for v in self.violations.values())
+
+    @property
+    def spec_errors(self) -> int:
+        return int(self.engine.get("spec_errors", 0))
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.violation_count or self.spec_errors else 0
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "spec": self.spec,
+            "records": self.records,
+            "outcomes": self.outcomes,
+            "invalid": self.invalid,
+            "instances": {
+                "live": self.live_instances,
+                "finished": self.engine.get("finished", 0),
+                "adopted": self.engine.get("adopted", 0),
+                "join_ignored": self.engine.get("join_ignored", 0),
+                "expired": self.engine.get("expired", 0),
+            },
+            "violations": self.violations,
+            "violation_count": self.violation_count,
+            "spec_errors": self.spec_errors,
+            "seconds": round(self.seconds, 3),
+            "records_per_second": round(self.records / self.seconds) if self.seconds else None,
+        }
+
+
+Progress = Callable[[int, int, int], None]  # (bytes done, bytes total, records)
+
+
+def replay(specdir: SpecDir, paths: Sequence[str], config: EngineConfig | None = None, *,
+           workers: int = 1, on_bad: BadRecord | None = None,
+           progress: Progress | None = None) -> ReplayResult:
+    start = time.perf_counter()
+    if workers <= 1:
+        result = _run(specdir, paths, config, on_bad, progress, shard=None, sync=None)
+    else:
+        result = _run_sharded(specdir, paths, config, workers, on_bad)
+    result.seconds = time.perf_counter() - start
+    return result
+
+
+def _run(specdir: SpecDir, paths: Sequence[str], config: EngineConfig | None,
+         on_bad: BadRecord | None, progress: Progress | None,
+         shard: tuple[int, int] | None, sync: Any) -> ReplayResult:
+    pipe = Pipeline(specdir, config, on_bad=on_bad)
+    engine = pipe.engine
+    mapper = pipe.mapper
+    reports: list[bytes] = []
+    total = sum(input_size(p) for p in paths) if progress else 0
+    done = 0
+    feed = pipe.feed_json
+    route = mapper.route_bytes
+    crc = zlib.crc32
+    for path in paths:
+        for raw, lineno in read_lines(path):
+            if shard is not None:
+                key = route(raw)
+                if (crc(key.encode()) if key is not None else 0) % shard[1] != shard[0]:
+                    continue
+            out = feed(raw, FileOrigin(path, lineno))
+            if out:
+                reports.extend(encode_report(r) for r in out)
+            if progress is not None and not pipe.records & 0xFFFF:
+                progress(done, total, pipe.records)
+        done += input_size(path)
+        engine.set_position(path, "end")
+    if sync is not None:  # sharded: agree on the max event time before the final flush
+        sync.send(engine.max_time)
+        engine.advance(sync.recv())
+    tail = engine.flush()
+    reports.extend(encode_report(r) for r in tail)
+    if progress is not None:
+        progress(total, total, pipe.records)
+    return _result(pipe, reports)
+
+
+def _result(pipe: Pipeline, reports: list[bytes]) -> ReplayResult:
+    counters = pipe.engine.counters
+    violations: dict[str, dict[str, int]] = {}
+    for (kind, prop), n in counters.by_violation.items():
+        violations.setdefault(kind, {})[prop] = n
+    return ReplayResult(
+        spec=pipe.specdir.name, records=pipe.records, outcomes=pipe.outcomes(),
+        invalid=dict(pipe.invalid), engine=counters.as_dict(), violations=violations,
+        live_instances=pipe.engine.live_instances, reports=reports,
+    )
+
+
+def _worker(specdir: SpecDir, paths: Sequence[str], config: EngineConfig | None,
+            shard: tuple[int, int], conn: Any) -> None:
+    def on_bad(cause: str, origin: Any, message: str) -> None:
+        print(f"specmon: skipped {cause} record at {_where(origin)}: {message}", file=sys.stderr)
+
+    result = _run(specdir, paths, config, on_bad, None, shard=shard, sync=conn)
+    conn.send(msgspec.msgpack.encode(result.__dict__))
+    conn.close()
+
+
+def _run_sharded(specdir: SpecDir, paths: Sequence[str], config: EngineConfig | None,
+                 workers: int, on_bad: BadRecord | None) -> ReplayResult:
+    ctx = multiprocessing.get_context("fork")
+    conns, procs = [], []
+    for i in range(workers):
+        parent, child = ctx.Pipe()
+        proc = ctx.Process(target=_worker, args=(specdir, paths, config, (i, workers), child))
+        proc.start()
+        conns.append(parent)
+        procs.append(proc)
+    peak = max(c.recv() for c in conns)
+    for c in conns:
+        c.send(peak)
+    parts = [ReplayResult(**msgspec.msgpack.decode(c.recv())) for c in conns]
+    for p in procs:
+        p.join()
+        if p.exitcode != 0:
+            raise RuntimeError(f"replay worker exited with {p.exitcode}")
+    return _merge(specdir.name, parts)
+
+
+def _merge(name: str, parts: list[ReplayResult]) -> ReplayResult:
+    out = ReplayResult(spec=name)
+    for part in parts:
+        out.records += part.records
+        out.live_instances += part.live_instances
+        for src, dst in ((part.outcomes, out.outcomes), (part.invalid, out.invalid)):
+            for k, v in src.items():
+                dst[k] = dst.get(k, 0) + v
+        for k, v in part.engine.items():
+            if isinstance(v, int):
+                out.engine[k] = out.engine.get(k, 0) + v
+        for kind, props in part.violations.items():
+            for prop, n in props.items():
+                d = out.violations.setdefault(kind, {})
+                d[prop] = d.get(prop, 0) + n
+        out.reports.extend(part.reports)
+    # one order whatever the sharding: by event time, then key
+    out.reports.sort(key=lambda line: _order(line))
+    return out
+
+
+class _OrderView(msgspec.Struct):
+    time: float = 0.0
+    key: str = ""
+    kind: str = ""
+
+
+_order_decoder = msgspec.json.Decoder(_OrderView)
+
+
+def _order(line: bytes) -> tuple[float, str, str]:
+    v = _order_decoder.decode(line)
+    return (v.time, v.key, v.kind)
+
+
+def _where(origin: Any) -> str:
+    if isinstance(origin, FileOrigin):
+        return f"{origin.file}:{origin.line}"
+    return str(origin)

@@ -1,0 +1,1 @@
+"""Sinks (I/O layer): where verdicts go — report files, metrics, ITF."""
