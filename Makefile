@@ -1,0 +1,38 @@
+# Two entry points (README): `make demo` and `make test`. Both create the virtual
+# environment on first use; nothing outside the repository is installed.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+SPECMON := $(VENV)/bin/specmon
+
+.PHONY: env demo test bench lint clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	touch $@
+
+env: $(VENV)/.installed
+
+# Replays the bundled payment log: a violation is caught and explained (exit 1 means
+# "violations found", which is the point of the demo).
+demo: env
+	@mkdir -p out
+	@echo "== specmon validate specs/payment"
+	@$(SPECMON) validate specs/payment
+	@echo
+	@echo "== specmon replay specs/payment specs/payment/samples/demo.jsonl --report out/demo-reports.jsonl"
+	@$(SPECMON) replay specs/payment specs/payment/samples/demo.jsonl --report out/demo-reports.jsonl; \
+	  rc=$$?; if [ $$rc -ne 1 ]; then echo "demo: expected exit 1 (violations), got $$rc"; exit 1; fi
+	@echo
+	@echo "== the first full report (out/demo-reports.jsonl)"
+	@head -n 1 out/demo-reports.jsonl | $(PY) -m json.tool
+
+test: env
+	$(PY) -m pytest -q -p no:cacheprovider
+
+bench: env
+	$(PY) bench/replay.py
+
+clean:
+	rm -rf $(VENV) out .pytest_cache .hypothesis
