@@ -124,8 +124,11 @@ def explain(r: dict[str, Any]) -> str:
         lines.append(f"  SPEC ERROR in {r['where']} for key {r['key']}: {r['message']}")
         return "\n".join(lines) + "\n"
     lines.append(f"  {r['kind'].upper()} {r['property']} for key {r['key']}: {r['message']}")
-    if r.get("origin"):
-        lines.append(f"  at {r['origin']}")
+    origin = r.get("origin")
+    if isinstance(origin, dict) and "file" in origin:
+        lines.append(f"  at {origin['file']}:{origin.get('line')}")
+    elif origin:
+        lines.append(f"  at {origin}")
     for i, h in enumerate(r.get("history", []), 1):
         args = ", ".join(f"{k}={v!r}" for k, v in h["args"].items())
         lines.append(f"   {i}. {h['action']}({args})  -> {_states(h['states'])}")

@@ -21,6 +21,7 @@ from typing import Any
 import msgspec
 
 from monitor.engine import EngineConfig
+from monitor.errors import RecordError
 from monitor.pipeline import BadRecord, Pipeline
 from monitor.sinks.reports import encode_report
 from monitor.sources.files import FileOrigin, input_size, read_lines
@@ -94,26 +95,41 @@ def _run(specdir: SpecDir, paths: Sequence[str], config: EngineConfig | None,
          shard: tuple[int, int] | None, sync: Any) -> ReplayResult:
     pipe = Pipeline(specdir, config, on_bad=on_bad)
     engine = pipe.engine
-    mapper = pipe.mapper
     reports: list[bytes] = []
     total = sum(input_size(p) for p in paths) if progress else 0
     done = 0
-    feed = pipe.feed_json
-    route = mapper.route_bytes
+    # Pipeline.feed_json inlined: this loop runs once per record
+    map_bytes = pipe.mapper.map_bytes
+    route = pipe.mapper.route_bytes
+    feed = engine._feed
     crc = zlib.crc32
+    out: list[Any] = []
+    records = unmatched = 0
     for path in paths:
         for raw, lineno in read_lines(path):
             if shard is not None:
                 key = route(raw)
                 if (crc(key.encode()) if key is not None else 0) % shard[1] != shard[0]:
                     continue
-            out = feed(raw, FileOrigin(path, lineno))
+            records += 1
+            try:
+                ev = map_bytes(raw, FileOrigin(path, lineno))
+            except RecordError as exc:
+                pipe.bad(exc.cause, FileOrigin(path, lineno), str(exc))
+                continue
+            if ev is None:
+                unmatched += 1
+                continue
+            feed(ev, out)
             if out:
                 reports.extend(encode_report(r) for r in out)
-            if progress is not None and not pipe.records & 0xFFFF:
-                progress(done, total, pipe.records)
+                out.clear()
+            if progress is not None and not records & 0xFFFF:
+                progress(done, total, records)
         done += input_size(path)
         engine.set_position(path, "end")
+    pipe.records += records
+    pipe.unmatched += unmatched
     if sync is not None:  # sharded: agree on the max event time before the final flush
         sync.send(engine.max_time)
         engine.advance(sync.recv())

@@ -87,6 +87,7 @@ class Engine:
         self.timers: list[tuple[float, str, int, float]] = []
         self.max_time = -math.inf
         self.floor = -math.inf  # events before this are late (after flush / forced release)
+        self.wm = -math.inf  # the watermark: max(max_time - lateness, floor)
         self.next_sweep = -math.inf
         self.positions: dict[str, Any] = {}
         self.counters = Counters()
@@ -102,7 +103,7 @@ class Engine:
 
     @property
     def watermark(self) -> float:
-        return max(self.max_time - self.lateness, self.floor)
+        return self.wm
 
     def feed(self, event: Event) -> list[Report]:
         out: list[Report] = []
@@ -122,7 +123,8 @@ class Engine:
         out: list[Report] = []
         if time > self.max_time:
             self.max_time = time
-            self._release(self.watermark, out)
+            self._set_floor(self.floor)
+            self._release(self.wm, out)
         return out
 
     def flush(self) -> list[Report]:
@@ -135,8 +137,7 @@ class Engine:
             if self.timers and self.timers[0][0] < ev.time:
                 self._fire(ev.time, out)
             self._apply(ev, out)
-        if self.max_time > self.floor:
-            self.floor = self.max_time
+        self._set_floor(self.max_time)
         self._fire(self.max_time, out)
         return out
 
@@ -145,6 +146,8 @@ class Engine:
         self.positions[source] = position
 
     def _feed(self, ev: Event, out: list[Report]) -> None:
+        """One event in. The in-order case is inlined here (this is the hot path):
+        dedup, the late check, the deque fast path of the reorder buffer, release."""
         c = self.counters
         c.events += 1
         t = ev.time
@@ -154,15 +157,17 @@ class Engine:
             if eid in seen:
                 c.duplicate += 1
                 return
-            now = t if t > self.max_time else self.max_time
+            mt = self.max_time
+            now = t if t > mt else mt
             seen[eid] = now
             order = self._dedup_order
             order.append(eid)
             # expire in batches: ids live between 1 and 1.125 windows, so the common
             # case is one comparison rather than a pop per event
-            if len(order) > self._max_ids or seen[order[0]] < now - self._dedup_slack:
+            if seen[order[0]] < now - self._dedup_slack or len(order) > self._max_ids:
                 self.dedup.expire(now)
-        if t < self.max_time - self.lateness or t < self.floor:
+        wm = self.wm
+        if t < wm:
             c.late += 1
             if self._late_apply:
                 c.late_applied += 1
@@ -170,33 +175,18 @@ class Engine:
             return
         if t > self.max_time:
             self.max_time = t
-        # reorder buffer, inlined (ReorderBuffer.push): in-order input appends to a deque
+            if t - self.lateness > wm:
+                self.wm = wm = t - self.lateness
         buf = self.buffer
-        buf._seq += 1
         run = buf._run
+        seq = buf._seq = buf._seq + 1
         if not run or run[-1][0] <= t:
-            run.append((t, buf._seq, ev))
+            run.append((t, seq, ev))
         else:
-            heapq.heappush(buf._heap, (t, buf._seq, ev))
-            if len(buf._heap) + len(run) > self._max_buffered:
-                first = buf.pop()
-                c.buffer_overflow += 1
-                self.floor = max(self.floor, first.time)
-                self._fire(first.time, out)
-                self._apply(first, out)
-        if len(run) > self._max_buffered:
-            first = buf.pop()
-            c.buffer_overflow += 1
-            self.floor = max(self.floor, first.time)
-            self._fire(first.time, out)
-            self._apply(first, out)
-        wm = self.max_time - self.lateness
-        if self.floor > wm:
-            wm = self.floor
-        if buf._heap:
+            heapq.heappush(buf._heap, (t, seq, ev))
+        if buf._heap or len(run) > self._max_buffered:
             self._release(wm, out)
             return
-        # fast path: no out-of-order events pending, the run is sorted
         timers = self.timers
         apply = self._apply
         while run and run[0][0] <= wm:
@@ -209,9 +199,22 @@ class Engine:
         if wm >= self.next_sweep:
             self._sweep(wm)
 
+    def _set_floor(self, floor: float) -> None:
+        if floor > self.floor:
+            self.floor = floor
+        self.wm = max(self.max_time - self.lateness, self.floor)
+
     def _release(self, wm: float, out: list[Report]) -> None:
         buf = self.buffer
         timers = self.timers
+        while len(buf) > self._max_buffered:  # full: apply the oldest early, counted
+            first = buf.pop()
+            self.counters.buffer_overflow += 1
+            self._set_floor(first.time)
+            wm = self.wm
+            if timers and timers[0][0] < first.time:
+                self._fire(first.time, out)
+            self._apply(first, out)
         while len(buf):
             nt = buf.peek_time()
             if nt is None or nt > wm:

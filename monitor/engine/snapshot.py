@@ -131,6 +131,7 @@ def load(engine: Engine, data: bytes) -> None:
     engine.timers = [tuple(t) for t in snap.timers]  # type: ignore[misc]
     engine.max_time = snap.max_time
     engine.floor = snap.floor
+    engine._set_floor(snap.floor)
     engine.next_sweep = snap.next_sweep
     engine.positions = dict(snap.positions)
     engine.counters.load(snap.counters)
