@@ -5,7 +5,6 @@ decodes only the fields it needs."""
 from __future__ import annotations
 
 import gzip
-import io
 import os
 from collections.abc import Iterator
 from typing import IO
@@ -29,17 +28,16 @@ def open_input(path: str) -> IO[bytes]:
         raw = open(path, "rb")  # noqa: SIM115 - returned to the caller, closed there
     except OSError as exc:
         raise ConfigError(f"{path}: cannot open input: {exc.strerror}") from None
-    head = raw.peek(2)[:2] if hasattr(raw, "peek") else b""
-    if head == b"\x1f\x8b":
-        return gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[return-value]
+    if raw.peek(2)[:2] == b"\x1f\x8b":
+        raw.close()
+        return gzip.open(path, "rb")  # type: ignore[return-value]
     return raw
 
 
 def read_lines(path: str) -> Iterator[tuple[bytes, int]]:
     """(line, line number) for every non-blank line; gzip read transparently."""
     with open_input(path) as f:
-        reader = io.BufferedReader(f, buffer_size=1 << 20) if isinstance(f, gzip.GzipFile) else f
-        for lineno, line in enumerate(reader, 1):
+        for lineno, line in enumerate(f, 1):
             if not line.isspace():
                 yield line, lineno
 
