@@ -78,6 +78,7 @@ class Engine:
         self._seen = self.dedup._seen
         self._dedup_order = self.dedup._order
         self._max_ids = cfg.max_dedup_ids
+        self._dedup_window = cfg.dedup_window
         self._dedup_slack = cfg.dedup_window * 1.125
         self._late_apply = cfg.late_events == "apply"
         self._max_buffered = cfg.max_buffered
@@ -154,17 +155,18 @@ class Engine:
         eid = ev.id
         if eid is not None:
             seen = self._seen
-            if eid in seen:
-                c.duplicate += 1
-                return
             mt = self.max_time
             now = t if t > mt else mt
+            prev = seen.get(eid)
+            if prev is not None and prev >= now - self._dedup_window:
+                c.duplicate += 1
+                return
             seen[eid] = now
             order = self._dedup_order
             order.append(eid)
             # expire in batches: ids live between 1 and 1.125 windows, so the common
             # case is one comparison rather than a pop per event
-            if seen[order[0]] < now - self._dedup_slack or len(order) > self._max_ids:
+            if seen.get(order[0], now) < now - self._dedup_slack or len(order) > self._max_ids:
                 self.dedup.expire(now)
         wm = self.wm
         if t < wm:

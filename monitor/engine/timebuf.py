@@ -84,7 +84,8 @@ class Dedup:
     def seen(self, event_id: str, time: float, now: float) -> bool:
         """True if ``event_id`` is a duplicate; otherwise remember it. ``now`` is the
         max event time seen, which drives expiry."""
-        if event_id in self._seen:
+        prev = self._seen.get(event_id)
+        if prev is not None and prev >= now - self.window:
             return True
         self._seen[event_id] = now
         self._order.append(event_id)
@@ -98,7 +99,10 @@ class Dedup:
         horizon = now - self.window
         while order:
             first = order[0]
-            if seen[first] < horizon:
+            stamp = seen.get(first)
+            if stamp is None:  # a re-seen id whose older entry was already dropped
+                order.popleft()
+            elif stamp < horizon:
                 order.popleft()
                 del seen[first]
             elif len(order) > self.max_ids:
@@ -109,7 +113,7 @@ class Dedup:
                 break
 
     def items(self) -> list[tuple[str, float]]:
-        return [(i, self._seen[i]) for i in self._order]
+        return [(i, self._seen[i]) for i in dict.fromkeys(self._order) if i in self._seen]
 
     def restore(self, items: list[tuple[str, float]]) -> None:
         self._seen.clear()

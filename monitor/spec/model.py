@@ -252,13 +252,13 @@ def _collect_fields(cls: type) -> tuple[tuple[str, ...], State]:
     for name in names:
         if not hasattr(cls, name):
             raise SpecDefinitionError(
-                f"{cls.__qualname__}.{name} has no default: every state field needs an "
+                f"{cls.__name__}.{name} has no default: every state field needs an "
                 f"initial value, e.g. `{name}: int = 0`"
             )
         value = getattr(cls, name)
         if not _hashable(value):
             raise SpecDefinitionError(
-                f"{cls.__qualname__}.{name} defaults to an unhashable {type(value).__name__}; "
+                f"{cls.__name__}.{name} defaults to an unhashable {type(value).__name__}; "
                 "states must be hashable: use a tuple or frozenset"
             )
         values.append(value)
@@ -280,7 +280,7 @@ def _collect_actions(cls: type, fields: tuple[str, ...]) -> dict[str, ActionInfo
         spec: ActionDef | None = getattr(fn, _ACTION_ATTR, None)
         if spec is None:
             continue
-        qual = f"{cls.__qualname__}.{name}"
+        qual = f"{cls.__name__}.{name}"
         if name in fields:
             raise SpecDefinitionError(f"{qual} is both a state field and an @action: rename one")
         if name == "terminal":
@@ -323,7 +323,7 @@ def _collect_actions(cls: type, fields: tuple[str, ...]) -> dict[str, ActionInfo
         )
     if not actions:
         raise SpecDefinitionError(
-            f"{cls.__qualname__} has no @action methods: a spec needs at least one step"
+            f"{cls.__name__} has no @action methods: a spec needs at least one step"
         )
     # declaration order, not dir() order: reports and exploration follow the source
     order = {n: i for i, n in enumerate(_definition_order(cls))}
@@ -348,7 +348,7 @@ def _collect_invariants(cls: type) -> tuple[tuple[str, Callable[[Any], Any]], ..
         params = list(inspect.signature(fn).parameters)
         if len(params) != 1:
             raise SpecDefinitionError(
-                f"{cls.__qualname__}.{name} is an @invariant, so it takes only self; "
+                f"{cls.__name__}.{name} is an @invariant, so it takes only self; "
                 f"it takes ({', '.join(params)})"
             )
         found.append((name, fn))
@@ -361,7 +361,7 @@ def _collect_withins(cls: type) -> tuple[WithinInfo, ...]:
         w = inspect.getattr_static(cls, name, None)
         if not isinstance(w, Within):
             continue
-        qual = f"{cls.__qualname__}.{name}"
+        qual = f"{cls.__name__}.{name}"
         try:
             seconds = parse_duration(w.duration)
         except ValueError as exc:
