@@ -20,6 +20,7 @@ and the field path. See docs/mapping.md.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import msgspec
@@ -33,6 +34,22 @@ from monitor.spec.model import SpecModel
 __all__ = ["EventMapper", "Mapping", "load_mapping"]
 
 
+class _Loader(yaml.SafeLoader):
+    """YAML 1.2 booleans: only true/false. PyYAML's YAML 1.1 default reads `on`, `off`,
+    `yes`, `no` as booleans, which silently turns `args: {on: data.on}` into a
+    boolean key."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
+    list("tTfF"),
+)
+
+
 class Mapping:
     """A loaded mapping file: one compiled mapper per source section."""
 
@@ -43,7 +60,7 @@ class Mapping:
 
 def load_mapping(text: str, *, filename: str, model: SpecModel) -> Mapping:
     try:
-        doc: Any = yaml.safe_load(text)
+        doc: Any = yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
