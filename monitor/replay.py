@@ -2,7 +2,7 @@
 several processes. I/O layer around ``Pipeline``.
 
 Sharding: every worker reads every line, but fully decodes and maps only the lines
-whose key hashes (crc32) to it; the others cost a key-only decode. Workers exchange
+whose key hashes to it; the others cost a key-only decode. Workers exchange
 their max event time before flushing, so deadlines fire exactly as in one process.
 Verdicts equal the single-process run's as long as no event is late (lateness is
 judged per shard, against the event times that shard saw).
@@ -13,7 +13,6 @@ from __future__ import annotations
 import multiprocessing
 import sys
 import time
-import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -102,14 +101,15 @@ def _run(specdir: SpecDir, paths: Sequence[str], config: EngineConfig | None,
     map_bytes = pipe.mapper.map_bytes
     route = pipe.mapper.route_bytes
     feed = engine._feed
-    crc = zlib.crc32
     out: list[Any] = []
     records = unmatched = 0
     for path in paths:
         for raw, lineno in read_lines(path):
             if shard is not None:
+                # str hashes are salted per interpreter, but the workers are forked from
+                # one parent and share the salt, so they agree on every key's shard
                 key = route(raw)
-                if (crc(key.encode()) if key is not None else 0) % shard[1] != shard[0]:
+                if (hash(key) if key is not None else 0) % shard[1] != shard[0]:
                     continue
             records += 1
             try:

@@ -84,8 +84,8 @@ class Engine:
         self._max_buffered = cfg.max_buffered
         self._history = cfg.history
         self._timer_limit = 4096
-        # (deadline, key, within index, opened at); stale entries deleted lazily
-        self.timers: list[tuple[float, str, int, float]] = []
+        # (deadline, key, within index); stale entries deleted lazily
+        self.timers: list[tuple[float, str, int]] = []
         self.max_time = -math.inf
         self.floor = -math.inf  # events before this are late (after flush / forced release)
         self.wm = -math.inf  # the watermark: max(max_time - lateness, floor)
@@ -93,6 +93,7 @@ class Engine:
         self.positions: dict[str, Any] = {}
         self.counters = Counters()
         self._withins = model.withins
+        self._nwin = len(model.withins)
         for act in model.observed:
             self.counters.by_violation[("unexpected", act.name)] = 0
         for inv, _fn in model.invariants:
@@ -365,49 +366,64 @@ class Engine:
             return result.node
         return result if result.__class__ is Node else node
 
+    # Open windows are kept as their deadlines: ``inst.win`` is the deadline itself (a
+    # float) for a spec with one ``within``, else a tuple with one deadline or None per
+    # ``within``. The timer entry (deadline, key, index) shares that float, so an open
+    # window costs one heap entry and no extra objects.
+
+    def _win(self, inst: Instance, i: int) -> float | None:
+        win = inst.win
+        if win is None or self._nwin == 1:
+            return win  # type: ignore[return-value]
+        return win[i]  # type: ignore[index]
+
+    def _set_win(self, inst: Instance, i: int, deadline: float | None) -> None:
+        if self._nwin == 1:
+            inst.win = deadline  # type: ignore[assignment]
+            return
+        win = list(inst.win) if inst.win is not None else [None] * self._nwin  # type: ignore[arg-type]
+        win[i] = deadline
+        inst.win = tuple(win) if any(w is not None for w in win) else None  # type: ignore[assignment]
+
     def _windows(self, inst: Instance, key: str, flags: tuple[bool, ...], t: float) -> None:
         """Open windows whose ``start`` now holds in every candidate state, close those
         that no longer do. Closed windows leave their timer in the heap (lazy deletion,
         compacted when stale timers outnumber live ones)."""
-        win = inst.win
-        if len(flags) == 1:  # the common case, without building lists
+        if self._nwin == 1:  # the common case, without building lists
             if flags[0]:
-                if win is None:
-                    inst.win = (t,)
-                    self._push_timer(key, 0, t)
+                if inst.win is None:
+                    inst.win = self._push_timer(key, 0, t)  # type: ignore[assignment]
             else:
                 inst.win = None
             return
-        new = list(win) if win is not None else [None] * len(flags)
         for i, is_open in enumerate(flags):
             if is_open:
-                if new[i] is None:
-                    new[i] = t
-                    self._push_timer(key, i, t)
-            else:
-                new[i] = None
-        inst.win = tuple(new) if any(w is not None for w in new) else None
+                if self._win(inst, i) is None:
+                    self._set_win(inst, i, self._push_timer(key, i, t))
+            elif self._win(inst, i) is not None:
+                self._set_win(inst, i, None)
 
-    def _push_timer(self, key: str, index: int, opened: float) -> None:
-        heapq.heappush(self.timers, (opened + self._withins[index].seconds, key, index, opened))
+    def _push_timer(self, key: str, index: int, opened: float) -> float:
+        deadline = opened + self._withins[index].seconds
+        heapq.heappush(self.timers, (deadline, key, index))
         if len(self.timers) > self._timer_limit:
             self._compact_timers()
-            # stale timers are at most as many as live ones again before the next pass
-            self._timer_limit = 2 * len(self.timers) + 4096
+            # stale timers may grow to a quarter of the live ones before the next pass
+            self._timer_limit = len(self.timers) + len(self.timers) // 4 + 4096
+        return deadline
 
     def _fire(self, limit: float, out: list[Report]) -> None:
         """Deadlines strictly before ``limit`` whose window is still open: violations."""
         timers = self.timers
         while timers and timers[0][0] < limit:
-            deadline, key, i, opened = heapq.heappop(timers)
+            deadline, key, i = heapq.heappop(timers)
             inst = self.instances.get(key)
-            if inst is None or inst.mode != ACTIVE or inst.win is None or inst.win[i] != opened:
+            if inst is None or inst.mode != ACTIVE or self._win(inst, i) != deadline:
                 continue  # closed, evicted or superseded: lazily deleted
             w = self._withins[i]
-            win = list(inst.win)
-            win[i] = None
-            inst.win = tuple(win) if any(x is not None for x in win) else None
+            self._set_win(inst, i, None)
             self._count_violation("deadline", w.name)
+            opened = deadline - w.seconds
             out.append(Violation(
                 spec=self.name, key=key, kind="deadline", property=w.name,
                 message=(f"{w.name}: opened at {fmt_time(opened)} and not ended within "
@@ -479,8 +495,8 @@ class Engine:
         live = []
         for entry in self.timers:
             inst = self.instances.get(entry[1])
-            if (inst is not None and inst.mode == ACTIVE and inst.win is not None
-                    and inst.win[entry[2]] == entry[3]):
+            if (inst is not None and inst.mode == ACTIVE
+                    and self._win(inst, entry[2]) == entry[0]):
                 live.append(entry)
         heapq.heapify(live)
         self.counters.deadline_timers_compacted += len(self.timers) - len(live)

@@ -34,7 +34,7 @@ class Instance:
         self.h0 = node
         self.hn = 0
         self.last = last
-        self.win: tuple[float | None, ...] | None = None
+        self.win: Any = None  # open windows' deadlines (see Engine._windows)
         self.mode = ACTIVE
 
 

@@ -42,11 +42,12 @@ class _Snap(msgspec.Struct, array_like=True):
     buffer_seq: int
     states: list[list[Any]]
     sets: list[list[int]]
-    instances: list[tuple[str, int, bytes, int, int, float, list[float | None] | None, int]]
+    instances: list[tuple[str, int, bytes, int, int, float, float | list[float | None] | None,
+                          int]]
     finished: list[tuple[str, int]]
     buffer: list[tuple[float, int, Event]]
     dedup: list[tuple[str, float]]
-    timers: list[tuple[float, str, int, float]]
+    timers: list[tuple[float, str, int]]
     positions: dict[str, Any]
     counters: dict[str, Any]
 
@@ -76,7 +77,7 @@ def dump(engine: Engine) -> bytes:
 
     instances = [
         (k, set_id(i.node.states), i.hist, set_id(i.h0.states), i.hn, i.last,
-         list(i.win) if i.win is not None else None, i.mode)
+         list(i.win) if isinstance(i.win, tuple) else i.win, i.mode)
         for k, i in engine.instances.items()
     ]
     finished = [(k, set_id(engine.finished[k].states)) for k in engine.finished_order
@@ -118,7 +119,7 @@ def load(engine: Engine, data: bytes) -> None:
     for key, si, hist, h0, hn, last, win, mode in snap.instances:
         inst = Instance(sets[si], last)
         inst.hist, inst.h0, inst.hn, inst.mode = hist, sets[h0], hn, mode
-        inst.win = tuple(win) if win is not None else None
+        inst.win = tuple(win) if isinstance(win, list) else win
         engine.instances[key] = inst
     engine.finished.clear()
     engine.finished.update((k, sets[si]) for k, si in snap.finished)

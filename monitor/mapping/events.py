@@ -209,6 +209,8 @@ class EventMapper:
         self._route_decoder = msgspec.json.Decoder(rtree.build())
         self._route_getters = [rtree.getter(p.path) if p.path is not None else None
                                for p in key.parts]
+        only = key.parts[0].path if len(key.parts) == 1 else None
+        self._route_one = self._route_getters[0] if only is not None and len(only) == 1 else None
 
     def _fields(self) -> list[_Field]:
         out = [*self.key.parts, self.time]
@@ -260,6 +262,10 @@ class EventMapper:
             view = self._route_decoder.decode(raw)
         except (msgspec.DecodeError, msgspec.ValidationError):
             return None
+        one = self._route_one
+        if one is not None:  # a single top-level key path: one attribute read
+            v = one(view)
+            return v if type(v) is str else (str(v) if type(v) is int else None)
         parts = []
         for f, get in zip(self.key.parts, self._route_getters):
             v = f.const if get is None else get(view)

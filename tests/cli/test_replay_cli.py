@@ -108,12 +108,17 @@ def test_bad_records_are_counted_by_cause_sampled_with_file_and_line_and_skipped
 
 
 def test_sharded_replay_reports_the_same_violations_as_one_process(tmp_path, capsys):
-    logs = [str(SAMPLES / f"{s}.jsonl") for s in ("clean", "unexpected", "invariant", "deadline")]
+    log = tmp_path / "log.jsonl"
+    truth = tmp_path / "truth.jsonl"
+    subprocess.run([sys.executable, str(PAYMENT / "generate.py"), "--events", "4000", "--live",
+                    "80", "--violations", "0.2", "--duplicates", "0.05", "--shuffle", "4",
+                    "--out", str(log), "--truth", str(truth)], check=True, capture_output=True)
     one, two = tmp_path / "one.jsonl", tmp_path / "two.jsonl"
-    assert main(["replay", str(PAYMENT), *logs, "--report", str(one)]) == 1
-    assert main(["replay", str(PAYMENT), *logs, "--workers", "2", "--report", str(two)]) == 1
+    assert main(["replay", str(PAYMENT), str(log), "--report", str(one)]) == 1
+    assert main(["replay", str(PAYMENT), str(log), "--workers", "2", "--report", str(two)]) == 1
     key = lambda r: (r["time"], r["key"], r["kind"])  # noqa: E731
     assert sorted(_reports(one), key=key) == sorted(_reports(two), key=key)
+    assert sorted((r["key"], r["kind"], r["property"]) for r in _reports(two)) == _truth(truth)
 
 
 def test_missing_spec_directory_is_a_usage_error(tmp_path, capsys):
