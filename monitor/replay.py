@@ -23,7 +23,7 @@ from monitor.engine import EngineConfig
 from monitor.errors import RecordError
 from monitor.pipeline import BadRecord, Pipeline
 from monitor.sinks.reports import encode_report
-from monitor.sources.files import FileOrigin, input_size, read_lines
+from monitor.sources.files import FileOrigin, LineReader, input_size
 from monitor.specdir import SpecDir
 
 __all__ = ["ReplayResult", "replay"]
@@ -104,7 +104,8 @@ def _run(specdir: SpecDir, paths: Sequence[str], config: EngineConfig | None,
     out: list[Any] = []
     records = unmatched = 0
     for path in paths:
-        for raw, lineno in read_lines(path):
+        reader = LineReader(path)
+        for raw, lineno in reader:
             if shard is not None:
                 # str hashes are salted per interpreter, but the workers are forked from
                 # one parent and share the salt, so they agree on every key's shard
@@ -124,8 +125,8 @@ def _run(specdir: SpecDir, paths: Sequence[str], config: EngineConfig | None,
             if out:
                 reports.extend(encode_report(r) for r in out)
                 out.clear()
-            if progress is not None and not records & 0xFFFF:
-                progress(done, total, records)
+            if progress is not None and not records & 0x3FFF:
+                progress(done + reader.position(), total, records)
         done += input_size(path)
         engine.set_position(path, "end")
     pipe.records += records

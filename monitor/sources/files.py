@@ -13,7 +13,7 @@ import msgspec
 
 from monitor.errors import ConfigError
 
-__all__ = ["FileOrigin", "open_input", "read_lines"]
+__all__ = ["FileOrigin", "LineReader", "input_size", "open_input", "read_lines"]
 
 
 class FileOrigin(msgspec.Struct, frozen=True, gc=False):
@@ -34,12 +34,31 @@ def open_input(path: str) -> IO[bytes]:
     return raw
 
 
+class LineReader:
+    """(line, line number) for every non-blank line of a file, gzip read transparently;
+    ``position()`` is how many bytes of the file on disk have been read."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._file = open_input(path)
+        self._raw = getattr(self._file, "fileobj", None) or self._file
+
+    def __iter__(self) -> Iterator[tuple[bytes, int]]:
+        with self._file as f:
+            for lineno, line in enumerate(f, 1):
+                if not line.isspace():
+                    yield line, lineno
+
+    def position(self) -> int:
+        try:
+            return int(self._raw.tell())
+        except (OSError, ValueError):
+            return 0
+
+
 def read_lines(path: str) -> Iterator[tuple[bytes, int]]:
     """(line, line number) for every non-blank line; gzip read transparently."""
-    with open_input(path) as f:
-        for lineno, line in enumerate(f, 1):
-            if not line.isspace():
-                yield line, lineno
+    return iter(LineReader(path))
 
 
 def input_size(path: str) -> int:
