@@ -31,7 +31,15 @@ from monitor.engine.adopt import Adopter
 from monitor.engine.config import EngineConfig
 from monitor.engine.counters import Counters
 from monitor.engine.events import Event, SpecErrorReport, Violation
-from monitor.engine.instance import ACTIVE, IGNORED, QUARANTINED, Instance, push_history
+from monitor.engine.instance import (
+    ACTIVE,
+    IGNORED,
+    QUARANTINED,
+    Instance,
+    last_time,
+    push_history,
+    touch,
+)
 from monitor.engine.reports import fmt_duration, fmt_time, history_of, states_as_dicts
 from monitor.engine.timebuf import Dedup, ReorderBuffer
 from monitor.engine.transitions import INVARIANT, SPEC_ERROR, UNEXPECTED, Cut, Node, Post, Transitions
@@ -255,8 +263,6 @@ class Engine:
                 c.applied += 1
                 inst.node = result
                 t = ev.time
-                if t > inst.last:
-                    inst.last = t
                 push_history(inst, t, self.action_index[ev.action], ev.args, self._history,
                              self._fold)
                 if result.terminal:
@@ -273,8 +279,7 @@ class Engine:
             self.counters.quarantined += 1
         else:
             self.counters.ignored += 1
-        if ev.time > inst.last:
-            inst.last = ev.time
+        touch(inst, ev.time)
 
     def _slow(self, inst: Instance, key: str, ev: Event, result: Any, out: list[Report]) -> None:
         act = self.actions[ev.action]
@@ -339,8 +344,6 @@ class Engine:
         old = inst.node
         inst.node = node
         t = ev.time
-        if t > inst.last:
-            inst.last = t
         push_history(inst, t, self.action_index[act.name], ev.args, self._history, self._fold)
         if node.terminal:
             self._finish(key, node, t)
@@ -445,8 +448,7 @@ class Engine:
             history=history_of(self, inst),
             states_before=states_as_dicts(self.model, inst.node.states),
         ))
-        if ev.time > inst.last:
-            inst.last = ev.time
+        touch(inst, ev.time)
         self._after_violation(inst, key)
 
     def _count_violation(self, kind: str, prop: str) -> None:
@@ -485,7 +487,7 @@ class Engine:
         """Forget instances idle for ``ttl`` of event time. O(instances), run every
         ttl/8 of watermark progress, so amortised cost per event is tiny."""
         horizon = wm - self.ttl
-        stale = [k for k, inst in self.instances.items() if inst.last < horizon]
+        stale = [k for k, inst in self.instances.items() if last_time(inst) < horizon]
         for k in stale:
             del self.instances[k]
         self.counters.expired += len(stale)

@@ -1,10 +1,11 @@
 """One monitored entity and its compact history ring.
 
-Memory matters here (one object per live entity), so an ``Instance`` holds only:
-the candidate-state set (a shared, interned ``Node``), the history ring packed into one
-``bytes`` (msgpack ``(time, action index, args)`` entries, each with a one-byte length
-prefix), the state set before the oldest retained entry, the last event time, open
-``within`` windows and a mode. The states of each history step are recomputed from
+Memory matters here (one object per live entity: the benchmark's budget is 300 bytes
+all told), so an ``Instance`` holds only: the candidate-state set (a shared, interned
+``Node``), one ``bytes`` holding the last event time (8 bytes, for the TTL) followed by
+the history ring (msgpack ``(time, action index, args)`` entries, each with a one-byte
+length prefix), the state set before the oldest retained entry, open ``within``
+windows and a mode. The states of each history step are recomputed from
 ``h0`` when a report is written: steps are deterministic and memoised, and reports are
 rare, while events are not.
 
@@ -13,11 +14,13 @@ Pure: no I/O, no clock.
 
 from __future__ import annotations
 
+import struct
 from typing import Any
 
 import msgspec
 
-__all__ = ["ACTIVE", "IGNORED", "QUARANTINED", "Instance", "decode_entries", "push_history"]
+__all__ = ["ACTIVE", "IGNORED", "QUARANTINED", "Instance", "decode_entries", "last_time",
+           "push_history", "touch"]
 
 ACTIVE, QUARANTINED, IGNORED = 0, 1, 2
 
@@ -25,45 +28,63 @@ _encode = msgspec.msgpack.Encoder().encode
 _decode = msgspec.msgpack.Decoder().decode
 _PREFIX = [bytes((n,)) for n in range(256)]
 
+_HEAD = struct.Struct("<d")
+_pack_head = _HEAD.pack
+
+
 class Instance:
-    __slots__ = ("node", "hist", "h0", "hn", "last", "win", "mode")
+    __slots__ = ("node", "hist", "h0", "hn", "win", "mode")
 
     def __init__(self, node: Any, last: float) -> None:
         self.node = node
-        self.hist = b""
+        self.hist = _pack_head(last)  # last event time, then the ring
         self.h0 = node
         self.hn = 0
-        self.last = last
         self.win: Any = None  # open windows' deadlines (see Engine._windows)
         self.mode = ACTIVE
 
 
+def last_time(inst: Instance) -> float:
+    """Event time of the instance's last event (drives its TTL)."""
+    return _HEAD.unpack_from(inst.hist)[0]  # type: ignore[no-any-return]
+
+
+def touch(inst: Instance, time: float) -> None:
+    """Record an event that changes no state (quarantined or ignored instances)."""
+    if time > _HEAD.unpack_from(inst.hist)[0]:
+        inst.hist = _pack_head(time) + inst.hist[8:]
+
+
 def push_history(inst: Instance, time: float, action_index: int, args: tuple[Any, ...],
                  limit: int, advance: Any) -> None:
-    """Append a step to the ring (after ``inst.node`` was updated by it). When the ring
-    is full the oldest entry is folded into ``h0`` with ``advance(h0, index, args)``."""
+    """Append a step to the ring (after ``inst.node`` was updated by it) and make
+    ``time`` the last event time. When the ring is full the oldest entry is folded into
+    ``h0`` with ``advance(h0, index, args)``."""
     entry = _encode((time, action_index, args))
-    if len(entry) > 255:  # huge arguments: restart the history rather than store them
-        inst.hist, inst.hn, inst.h0 = b"", 0, inst.node
+    if len(entry) > 255:  # huge arguments: restart the ring at this step, args elided
+        entry = _encode((time, action_index, None))
+        inst.h0, inst.hn = inst.node, 1
+        inst.hist = _pack_head(time) + _PREFIX[len(entry)] + entry
         return
-    hist = inst.hist + _PREFIX[len(entry)] + entry
+    body = inst.hist[8:] + _PREFIX[len(entry)] + entry
     if inst.hn >= limit:
-        n0 = hist[0]
-        _t, idx, old_args = _decode(hist[1 : 1 + n0])
-        inst.h0 = advance(inst.h0, idx, tuplify(old_args))
-        hist = hist[1 + n0 :]
+        n0 = body[0]
+        _t, idx, old_args = _decode(body[1 : 1 + n0])
+        if old_args is not None:  # an elided entry starts the ring: h0 is already after it
+            inst.h0 = advance(inst.h0, idx, tuplify(old_args))
+        body = body[1 + n0 :]
     else:
         inst.hn += 1
-    inst.hist = hist
+    inst.hist = _pack_head(time) + body
 
 
-def decode_entries(hist: bytes) -> list[tuple[float, int, tuple[Any, ...]]]:
+def decode_entries(hist: bytes) -> list[tuple[float, int, tuple[Any, ...] | None]]:
     out = []
-    pos = 0
+    pos = 8
     while pos < len(hist):
         n = hist[pos]
         t, idx, args = _decode(hist[pos + 1 : pos + 1 + n])
-        out.append((t, idx, tuplify(args)))
+        out.append((t, idx, tuplify(args) if args is not None else None))
         pos += 1 + n
     return out
 

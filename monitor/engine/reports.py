@@ -25,9 +25,10 @@ def history_of(engine: Engine, inst: Instance) -> list[HistoryEntry]:
     node = inst.h0
     for t, idx, args in decode_entries(inst.hist):
         act = engine.action_list[idx]
-        node = engine._fold(node, idx, args)
+        if args is not None:  # None: arguments too large to keep; h0 is after this step
+            node = engine._fold(node, idx, args)
         out.append(HistoryEntry(
-            time=t, action=act.name, args=dict(zip(act.params, args)),
+            time=t, action=act.name, args=dict(zip(act.params, args or ())),
             states=states_as_dicts(engine.model, node.states),
         ))
     return out

@@ -42,8 +42,7 @@ class _Snap(msgspec.Struct, array_like=True):
     buffer_seq: int
     states: list[list[Any]]
     sets: list[list[int]]
-    instances: list[tuple[str, int, bytes, int, int, float, float | list[float | None] | None,
-                          int]]
+    instances: list[tuple[str, int, bytes, int, int, float | list[float | None] | None, int]]
     finished: list[tuple[str, int]]
     buffer: list[tuple[float, int, Event]]
     dedup: list[tuple[str, float]]
@@ -76,7 +75,7 @@ def dump(engine: Engine) -> bytes:
         return i
 
     instances = [
-        (k, set_id(i.node.states), i.hist, set_id(i.h0.states), i.hn, i.last,
+        (k, set_id(i.node.states), i.hist, set_id(i.h0.states), i.hn,
          list(i.win) if isinstance(i.win, tuple) else i.win, i.mode)
         for k, i in engine.instances.items()
     ]
@@ -116,8 +115,8 @@ def load(engine: Engine, data: bytes) -> None:
     node = engine.trans.node
     table = [thaw(s) for s in snap.states]
     sets = [node(tuple(table[j] for j in refs)) for refs in snap.sets]
-    for key, si, hist, h0, hn, last, win, mode in snap.instances:
-        inst = Instance(sets[si], last)
+    for key, si, hist, h0, hn, win, mode in snap.instances:
+        inst = Instance(sets[si], 0.0)
         inst.hist, inst.h0, inst.hn, inst.mode = hist, sets[h0], hn, mode
         inst.win = tuple(win) if isinstance(win, list) else win
         engine.instances[key] = inst

@@ -242,3 +242,23 @@ def test_snapshot_keeps_buffered_events_timers_ids_and_positions(Payment):
     assert restored.feed(ev("p", 11, "capture", 50, id="b")) == []
     assert restored.counters.duplicate == 1
     assert restored.flush() == [] and restored.counters.applied == 2
+
+
+def test_steps_with_huge_arguments_restart_the_history_without_losing_states():
+    class Notes(Spec):
+        count: int = 0
+
+        @action
+        def note(self, text: str):
+            self.count += 1
+
+        @action
+        def close(self):
+            require(self.count < 3, "too many notes")
+
+    e = Engine(Notes, EngineConfig(allowed_lateness=0))
+    out = e.feed_many([ev("k", 0, "note", "a"), ev("k", 1, "note", "x" * 1000),
+                       ev("k", 2, "note", "b"), ev("k", 3, "close")])
+    (v,) = out
+    assert [(h.action, h.args, h.states[0]["count"]) for h in v.history] == [
+        ("note", {}, 2), ("note", {"text": "b"}, 3)]
