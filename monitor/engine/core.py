@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import heapq
 import math
-from collections import deque
+from collections import OrderedDict
 from collections.abc import Iterable
 from typing import Any
 
@@ -77,9 +77,9 @@ class Engine:
             )
         self.lateness = cfg.allowed_lateness
         self.instances: dict[str, Instance] = {}
-        # finished instances: key -> final node, evicted first-in first-out
-        self.finished: dict[str, Node] = {}
-        self.finished_order: deque[str] = deque()
+        # finished instances: key -> final node, in finish order, evicted first-in
+        # first-out (an OrderedDict: popping the oldest entry of a plain dict is O(n))
+        self.finished: OrderedDict[str, Node] = OrderedDict()
         self.buffer = ReorderBuffer()
         self.dedup = Dedup(cfg.dedup_window, cfg.max_dedup_ids)
         # hot-path aliases of the dedup table; Dedup.restore refills them in place
@@ -244,6 +244,12 @@ class Engine:
     def _apply(self, ev: Event, out: list[Report]) -> None:
         key = ev.key
         inst = self.instances.get(key)
+        if inst is not None and ev.time - last_time(inst) > self.ttl:
+            # idle past the TTL: expired whether or not a sweep has run yet, so expiry
+            # does not depend on when sweeps happen (arrival order, batching, advance)
+            del self.instances[key]
+            self.counters.expired += 1
+            inst = None
         if inst is not None:
             if inst.mode:
                 self._inactive(inst, ev)
@@ -267,7 +273,7 @@ class Engine:
                              self._fold)
                 if result.terminal:
                     self._finish(key, result, t)
-                elif result.flags is not node.flags or inst.win is not None:
+                elif result.flags is not node.flags or inst.win is not None or result.opens:
                     self._windows(inst, key, result.flags, t)
                 return
             self._slow(inst, key, ev, result, out)
@@ -354,14 +360,9 @@ class Engine:
         del self.instances[key]
         self.counters.finished += 1
         fin = self.finished
-        fin[key] = node
-        order = self.finished_order
-        order.append(key)
-        limit = self.config.max_finished
-        while len(fin) > limit and order:
-            fin.pop(order.popleft(), None)
-        if len(order) > 2 * limit + 1024:  # entries left behind by keys resumed since
-            self.finished_order = deque(dict.fromkeys(k for k in order if k in fin))
+        fin[key] = node  # a resumed key was popped when it resumed: this goes last
+        if len(fin) > self.config.max_finished:
+            fin.popitem(last=False)
 
     def _fold(self, node: Node, index: int, args: tuple[Any, ...]) -> Node:
         result = self.trans.step(node, self.action_list[index], args)

@@ -49,6 +49,9 @@ class _Snap(msgspec.Struct, array_like=True):
     timers: list[tuple[float, str, int]]
     positions: dict[str, Any]
     counters: dict[str, Any]
+    #: when stale timers are next compacted (so a restored engine compacts, and counts
+    #: ``deadline_timers_compacted``, exactly as the original would have)
+    timer_limit: int = 4096
 
 
 _encoder = msgspec.msgpack.Encoder()
@@ -79,8 +82,7 @@ def dump(engine: Engine) -> bytes:
          list(i.win) if isinstance(i.win, tuple) else i.win, i.mode)
         for k, i in engine.instances.items()
     ]
-    finished = [(k, set_id(engine.finished[k].states)) for k in engine.finished_order
-                if k in engine.finished]
+    finished = [(k, set_id(n.states)) for k, n in engine.finished.items()]
     snap = _Snap(
         version=VERSION, spec=engine.model.name, fields=list(engine.model.fields),
         max_time=engine.max_time, floor=engine.floor, next_sweep=engine.next_sweep,
@@ -89,6 +91,7 @@ def dump(engine: Engine) -> bytes:
         buffer=[(t, seq, ev) for t, seq, ev in engine.buffer.entries()],
         dedup=engine.dedup.items(), timers=list(engine.timers),
         positions=dict(engine.positions), counters=engine.counters.as_dict(),
+        timer_limit=engine._timer_limit,
     )
     return _encoder.encode(snap)
 
@@ -122,8 +125,6 @@ def load(engine: Engine, data: bytes) -> None:
         engine.instances[key] = inst
     engine.finished.clear()
     engine.finished.update((k, sets[si]) for k, si in snap.finished)
-    engine.finished_order.clear()
-    engine.finished_order.extend(k for k, _ in snap.finished)
     engine.buffer.restore(
         [(t, seq, _thaw_event(ev)) for t, seq, ev in snap.buffer], snap.buffer_seq
     )
@@ -135,6 +136,7 @@ def load(engine: Engine, data: bytes) -> None:
     engine.next_sweep = snap.next_sweep
     engine.positions = dict(snap.positions)
     engine.counters.load(snap.counters)
+    engine._timer_limit = snap.timer_limit
 
 
 def _thaw_event(ev: Event) -> Event:
