@@ -28,8 +28,11 @@ demo: env
 	@echo "== the first full report (out/demo-reports.jsonl)"
 	@head -n 1 out/demo-reports.jsonl | $(PY) -m json.tool
 
-test: env
+test: env lint
 	$(PY) -m pytest -q -p no:cacheprovider
+
+lint: env
+	$(VENV)/bin/ruff check monitor tests bench specs
 
 bench: env
 	$(PY) bench/replay.py

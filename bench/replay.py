@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import time
@@ -44,14 +43,14 @@ print(n, dt)
 
 HANDWRITTEN = """
 import sys, time
-sys.path.insert(0, %r)
+sys.path.insert(0, {bench!r})
 import handwritten
 t0 = time.perf_counter()
 found = handwritten.check(sys.argv[1])
 dt = time.perf_counter() - t0
 n = sum(1 for _ in open(sys.argv[1], 'rb'))
 print(n, dt, len(found))
-""" % str(ROOT / "bench")
+""".replace("{bench!r}", repr(str(ROOT / "bench")))
 
 
 def generate(events: int, live: int, seed: int = 7) -> tuple[Path, Path]:

@@ -30,9 +30,9 @@ from typing import Any
 from monitor.engine.adopt import Adopter
 from monitor.engine.config import EngineConfig
 from monitor.engine.counters import Counters
+from monitor.engine.deadlines import Deadlines
 from monitor.engine.events import Event, SpecErrorReport, Violation
 from monitor.engine.instance import (
-    ACTIVE,
     IGNORED,
     QUARANTINED,
     Instance,
@@ -40,9 +40,17 @@ from monitor.engine.instance import (
     push_history,
     touch,
 )
-from monitor.engine.reports import fmt_duration, fmt_time, history_of, states_as_dicts
+from monitor.engine.reports import history_of, states_as_dicts
 from monitor.engine.timebuf import Dedup, ReorderBuffer
-from monitor.engine.transitions import INVARIANT, SPEC_ERROR, UNEXPECTED, Cut, Node, Post, Transitions
+from monitor.engine.transitions import (
+    INVARIANT,
+    SPEC_ERROR,
+    UNEXPECTED,
+    Cut,
+    Node,
+    Post,
+    Transitions,
+)
 from monitor.errors import ConfigError
 from monitor.spec.model import ActionInfo, SpecModel, model_of
 
@@ -52,7 +60,7 @@ Report = Violation | SpecErrorReport
 _KIND = {UNEXPECTED: "unexpected", INVARIANT: "invariant"}
 
 
-class Engine:
+class Engine(Deadlines):
     def __init__(self, spec: type | SpecModel, config: EngineConfig | None = None,
                  *, name: str | None = None) -> None:
         model = spec if isinstance(spec, SpecModel) else model_of(spec)
@@ -370,74 +378,6 @@ class Engine:
             return result.node
         return result if result.__class__ is Node else node
 
-    # Open windows are kept as their deadlines: ``inst.win`` is the deadline itself (a
-    # float) for a spec with one ``within``, else a tuple with one deadline or None per
-    # ``within``. The timer entry (deadline, key, index) shares that float, so an open
-    # window costs one heap entry and no extra objects.
-
-    def _win(self, inst: Instance, i: int) -> float | None:
-        win = inst.win
-        if win is None or self._nwin == 1:
-            return win  # type: ignore[return-value]
-        return win[i]  # type: ignore[index]
-
-    def _set_win(self, inst: Instance, i: int, deadline: float | None) -> None:
-        if self._nwin == 1:
-            inst.win = deadline  # type: ignore[assignment]
-            return
-        win = list(inst.win) if inst.win is not None else [None] * self._nwin  # type: ignore[arg-type]
-        win[i] = deadline
-        inst.win = tuple(win) if any(w is not None for w in win) else None  # type: ignore[assignment]
-
-    def _windows(self, inst: Instance, key: str, flags: tuple[bool, ...], t: float) -> None:
-        """Open windows whose ``start`` now holds in every candidate state, close those
-        that no longer do. Closed windows leave their timer in the heap (lazy deletion,
-        compacted when stale timers outnumber live ones)."""
-        if self._nwin == 1:  # the common case, without building lists
-            if flags[0]:
-                if inst.win is None:
-                    inst.win = self._push_timer(key, 0, t)  # type: ignore[assignment]
-            else:
-                inst.win = None
-            return
-        for i, is_open in enumerate(flags):
-            if is_open:
-                if self._win(inst, i) is None:
-                    self._set_win(inst, i, self._push_timer(key, i, t))
-            elif self._win(inst, i) is not None:
-                self._set_win(inst, i, None)
-
-    def _push_timer(self, key: str, index: int, opened: float) -> float:
-        deadline = opened + self._withins[index].seconds
-        heapq.heappush(self.timers, (deadline, key, index))
-        if len(self.timers) > self._timer_limit:
-            self._compact_timers()
-            # stale timers may grow to a quarter of the live ones before the next pass
-            self._timer_limit = len(self.timers) + len(self.timers) // 4 + 4096
-        return deadline
-
-    def _fire(self, limit: float, out: list[Report]) -> None:
-        """Deadlines strictly before ``limit`` whose window is still open: violations."""
-        timers = self.timers
-        while timers and timers[0][0] < limit:
-            deadline, key, i = heapq.heappop(timers)
-            inst = self.instances.get(key)
-            if inst is None or inst.mode != ACTIVE or self._win(inst, i) != deadline:
-                continue  # closed, evicted or superseded: lazily deleted
-            w = self._withins[i]
-            self._set_win(inst, i, None)
-            self._count_violation("deadline", w.name)
-            opened = deadline - w.seconds
-            out.append(Violation(
-                spec=self.name, key=key, kind="deadline", property=w.name,
-                message=(f"{w.name}: opened at {fmt_time(opened)} and not ended within "
-                         f"{fmt_duration(w.seconds)} (deadline {fmt_time(deadline)})"),
-                time=deadline,
-                history=history_of(self, inst),
-                states_before=states_as_dicts(self.model, inst.node.states),
-            ))
-            self._after_violation(inst, key)
-
     def _violate(self, inst: Instance, key: str, ev: Event, act: ActionInfo, post: Post,
                  out: list[Report]) -> None:
         kind = _KIND[post.kind]
@@ -493,17 +433,6 @@ class Engine:
             del self.instances[k]
         self.counters.expired += len(stale)
         self.next_sweep = wm + self.ttl / 8
-
-    def _compact_timers(self) -> None:
-        live = []
-        for entry in self.timers:
-            inst = self.instances.get(entry[1])
-            if (inst is not None and inst.mode == ACTIVE
-                    and self._win(inst, entry[2]) == entry[0]):
-                live.append(entry)
-        heapq.heapify(live)
-        self.counters.deadline_timers_compacted += len(self.timers) - len(live)
-        self.timers = live
 
     # -- checkpoints ----------------------------------------------------------------
 

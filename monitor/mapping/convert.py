@@ -17,20 +17,19 @@ class BadValue(Exception):
     pass
 
 
-def to_key_part(v: Any) -> str:
-    if type(v) is str:
-        return v
-    if type(v) is int:
-        return str(v)
-    raise BadValue(f"expected a string or integer key, got {v!r}")
+def _str_or_int(what: str) -> Callable[[Any], str]:
+    def conv(v: Any) -> str:
+        if type(v) is str:
+            return v
+        if type(v) is int:
+            return str(v)
+        raise BadValue(f"expected a string or integer {what}, got {v!r}")
+
+    return conv
 
 
-def to_id(v: Any) -> str:
-    if type(v) is str:
-        return v
-    if type(v) is int:
-        return str(v)
-    raise BadValue(f"expected a string or integer id, got {v!r}")
+to_key_part = _str_or_int("key")
+to_id = _str_or_int("id")
 
 
 def time_converter(unit: str) -> Callable[[Any], float]:

@@ -178,6 +178,6 @@ class Spec:
         cls.__specmon_model__ = SpecModel(cls)  # type: ignore[attr-defined]
 
     def __repr__(self) -> str:
-        fields = getattr(type(self), "__specmon_model__").fields
+        fields = type(self).__specmon_model__.fields
         inner = ", ".join(f"{n}={self.__dict__.get(n)!r}" for n in fields)
         return f"{type(self).__name__}({inner})"

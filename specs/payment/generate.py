@@ -23,7 +23,7 @@ import gzip
 import heapq
 import random
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from typing import IO, Any
 
 import msgspec
