@@ -51,7 +51,12 @@ class Adopter:
                         except SpecBug:
                             continue
                         for nxt in step.successors:
-                            if nxt in seen or self.trans.broken(nxt):
+                            if nxt in seen:
+                                continue
+                            try:
+                                if self.trans.broken(nxt):
+                                    continue
+                            except SpecBug:  # an invariant raised: not a place to adopt
                                 continue
                             if len(seen) >= self.max_states:
                                 self.complete = False

@@ -41,8 +41,8 @@ class SpecBug(Exception):
     """A spec's own code raised (not a guard): reported as ``spec_error``, never as a
     violation. ``where`` is ``Class.member``."""
 
-    def __init__(self, where: str, exc: BaseException) -> None:
-        super().__init__(f"{where} raised {type(exc).__name__}: {exc}")
+    def __init__(self, where: str, exc: BaseException, message: str | None = None) -> None:
+        super().__init__(message or f"{where} raised {type(exc).__name__}: {exc}")
         self.where = where
         self.exc = exc
 
@@ -220,10 +220,16 @@ class SpecModel:
         return dict(zip(self.fields, state))
 
     def hidden_moves(self, state: State) -> Iterator[tuple[ActionInfo, tuple[Any, ...], State]]:
-        """Every hidden step from ``state``: (action, args, successor)."""
+        """Every hidden step from ``state``: (action, args, successor). Raises ``SpecBug``
+        if a hidden action's code raised (dropping that branch would turn a bug in the
+        spec into a false ``unexpected`` alarm)."""
         for act in self.hidden:
             for args in act.arg_tuples():
-                for nxt in self.step(state, act, args).successors:
+                step = self.step(state, act, args)
+                if step.errors:
+                    raise SpecBug(act.qualname, RuntimeError(step.errors[0]),
+                                  "; ".join(step.errors))
+                for nxt in step.successors:
                     yield act, args, nxt
 
 
