@@ -1,55 +1,80 @@
-"""Paths into JSON records, and *view* decoders that decode only the fields a mapping
-reads (msgspec skips the rest, which is much faster than decoding whole objects).
+"""Paths into JSON records, and the *view* Struct that decodes only what a mapping reads.
 
-A path is a tuple of segments. ``getter_for_dict`` reads it from decoded dicts;
-``ViewTree`` builds nested ``msgspec.defstruct`` types with ``Any`` leaves and gives
-getters for the decoded view objects. Absent fields come back as ``MISSING``. Pure.
+A path is a tuple of object keys. Reading one gives the value, ``MISSING`` when a key
+is absent or an object on the way is ``null``, or raises ``ShapeError`` when a value on
+the way is not an object (``data`` is a string): the record has the wrong shape.
+
+``ViewTree`` collects the paths a mapping reads and builds nested
+``msgspec.defstruct`` types for them: leaves are ``Any`` (or a narrower type all uses
+agree on, e.g. event times as ``datetime``), objects on the way are nested Structs, and
+every absent field defaults to ``MISSING`` (``msgspec.UNSET``), which is distinct from
+``null``. msgspec skips every other field in C, which is several times faster than
+decoding whole objects into dicts. A record the view cannot hold (a wrong shape) fails
+to decode; the caller then maps it the slow way, through dicts. Pure.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import itertools
+import keyword
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import msgspec
 
-__all__ = ["MISSING", "Path", "ViewTree", "getter_for_dict", "parse_path", "show_path"]
+__all__ = ["MISSING", "Path", "ShapeError", "ViewTree", "dict_getter", "parse_path",
+           "show_path"]
 
 Path = tuple[str, ...]
+Getter = Callable[[Any], Any]
 MISSING: Any = msgspec.UNSET
 
 
+class ShapeError(Exception):
+    """A value on a path is not an object; ``where`` is that value's path."""
+
+    def __init__(self, where: Path, value: Any) -> None:
+        super().__init__(f"{show_path(where)}: expected an object, got {value!r}")
+        self.where = where
+
+
 def parse_path(value: str | list[str]) -> Path:
-    """``"data.amount"`` -> ("data", "amount"); a list is taken segment by segment."""
-    if isinstance(value, str):
-        parts = tuple(value.split("."))
-    else:
-        parts = tuple(str(v) for v in value)
-    if not parts or any(p == "" for p in parts):
-        raise ValueError(f"empty path segment in {value!r}")
+    """``"data.amount"`` -> ("data", "amount"); a list is taken segment by segment, so
+    ``["attributes", "payment.id"]`` reads a key that contains a dot."""
+    parts = tuple(value.split(".")) if isinstance(value, str) else tuple(value)
+    if not parts or parts == ("",):
+        raise ValueError(f"empty path {value!r}; write a path, e.g. data.amount")
+    if "" in parts:
+        raise ValueError(f"empty path segment in {value!r}; write e.g. data.amount")
     return parts
 
 
 def show_path(path: Path) -> str:
-    return "$." + ".".join(path)
+    """The JSON path for messages: ``$.data.amount``; ``$["a.b"]`` for dotted keys."""
+    return "$" + "".join(f"[{seg!r}]" if "." in seg or not seg else f".{seg}" for seg in path)
 
 
-def getter_for_dict(path: Path) -> Callable[[Any], Any]:
+def dict_getter(path: Path, base: Path = ()) -> Getter:
+    """Reads ``path`` from decoded JSON (dicts); ``base`` only prefixes error paths."""
     if len(path) == 1:
         (k,) = path
 
         def get1(obj: Any) -> Any:
-            return obj.get(k, MISSING) if type(obj) is dict else MISSING
+            if type(obj) is dict:
+                return obj.get(k, MISSING)
+            if obj is None or obj is MISSING:
+                return MISSING
+            raise ShapeError(base, obj)
 
         return get1
 
     def get(obj: Any) -> Any:
-        for seg in path:
+        for i, seg in enumerate(path):
             if type(obj) is not dict:
-                return MISSING
+                if obj is None or obj is MISSING:
+                    return MISSING
+                raise ShapeError(base + path[:i], obj)
             obj = obj.get(seg, MISSING)
-            if obj is MISSING:
-                return MISSING
         return obj
 
     return get
@@ -59,86 +84,91 @@ class ViewTree:
     """Collects the paths a mapping reads, then builds one view Struct type for them."""
 
     def __init__(self) -> None:
-        self._tree: dict[str, Any] = {}
-        self._types: dict[Path, Any] = {}
-        self._type: Any = None
-        self._attrs: dict[tuple[str, ...], tuple[str, ...]] = {}
+        self._want: dict[Path, Any] = {}
+        self._attrs: dict[Path, tuple[str, ...]] = {}  # field path -> attribute chain
 
     def add(self, path: Path, typ: Any = Any) -> None:
-        """Declare a path; ``typ`` is the leaf's decode type (``Any`` unless every use
-        of the leaf agrees on a narrower one, e.g. event times as datetime)."""
-        node = self._tree
-        for seg in path[:-1]:
-            if seg in node and node[seg] is None:
-                return  # a leaf above: the getter reads through its decoded value
-            node = node.setdefault(seg, {})
-        leaf = path[-1]
-        # a leaf replaces a branch, whose paths then read through the decoded value
-        if leaf in node and (node[leaf] is not None or self._types.get(path, typ) != typ):
-            typ = Any
-        node[leaf] = None
-        self._types[path] = typ
+        """Declare a path read with decode type ``typ``; a path declared with two
+        different types is decoded as ``Any``."""
+        old = self._want.get(path, typ)
+        self._want[path] = typ if old == typ else Any
 
     def add_all(self, paths: Iterable[Path]) -> None:
         for p in paths:
             self.add(p)
 
     def build(self) -> Any:
-        counter = iter(range(1_000_000))
+        """The view Struct type. A path that is also the prefix of another path becomes
+        one ``Any`` leaf; the longer paths then read into its decoded value."""
+        want = self._want
+        leaves = {p: t for p, t in want.items()
+                  if not any(p[:i] in want for i in range(1, len(p)))}
+        tree: dict[str, Any] = {}
+        for p, t in leaves.items():
+            node = tree
+            for seg in p[:-1]:
+                node = node.setdefault(seg, {})
+            longer = any(q[: len(p)] == p and q != p for q in want)
+            node[p[-1]] = Any if longer else t
+        return self._make(tree, (), (), itertools.count())
 
-        def make(tree: dict[str, Any], prefix: tuple[str, ...]) -> Any:
-            fields = []
-            rename = {}
-            for i, (seg, sub) in enumerate(tree.items()):
-                attr = f"f{i}"
+    def _make(self, tree: dict[str, Any], prefix: Path, attrs: tuple[str, ...],
+              counter: Iterator[int]) -> Any:
+        fields = []
+        rename = {}
+        taken = {seg for seg in tree if _plain(seg)}
+        for i, (seg, sub) in enumerate(tree.items()):
+            attr = seg if _plain(seg) else _fresh(i, taken)
+            if attr != seg:
                 rename[attr] = seg
-                self._attrs[prefix + (seg,)] = self._attrs.get(prefix, ()) + (attr,)
-                path = prefix + (seg,)
-                typ = self._types.get(path, Any) if sub is None else make(sub, path) | None
-                fields.append((attr, typ, MISSING))
-            return msgspec.defstruct(f"View{next(counter)}", fields, rename=rename,
-                                     kw_only=True, gc=False)
-
-        self._attrs[()] = ()
-        self._type = make(self._tree, ())
-        return self._type
+            path = prefix + (seg,)
+            self._attrs[path] = attrs + (attr,)
+            if isinstance(sub, dict):  # an object on the way: a nested view, or null
+                sub = self._make(sub, path, attrs + (attr,), counter) | None
+            fields.append((attr, sub, MISSING))
+        name = "View" + "".join(s.title() for s in prefix if s.isidentifier())
+        return msgspec.defstruct(f"{name}{next(counter)}", fields, rename=rename or None,
+                                 gc=False)
 
     def attr_path(self, path: Path) -> str | None:
-        """Dotted attribute path for ``operator.attrgetter`` when ``path`` is a field
-        of the view itself (not read through a leaf), else None."""
+        """Dotted attribute chain for ``operator.attrgetter`` when ``path`` is a field
+        of the view (not read through a leaf), else None. The attrgetter raises
+        ``AttributeError`` when an object on the way is absent or null."""
         attrs = self._attrs.get(path)
         return ".".join(attrs) if attrs else None
 
-    def getter(self, path: Path) -> Callable[[Any], Any]:
-        """Getter on decoded views; a path below a leaf reads into the leaf's value."""
+    def getter(self, path: Path) -> Getter:
+        """Reads ``path`` from a decoded view: ``MISSING`` when absent or under
+        ``null``; below a leaf it reads into the leaf's value like ``dict_getter``."""
         for cut in range(len(path), 0, -1):
             attrs = self._attrs.get(path[:cut])
             if attrs is not None:
                 break
         else:
             raise KeyError(path)
-        rest = getter_for_dict(path[cut:]) if cut < len(path) else None
+        rest = dict_getter(path[cut:], path[:cut]) if cut < len(path) else None
         if rest is None and len(attrs) == 1:
             (a,) = attrs
+            return lambda view: getattr(view, a)
 
-            def get1(obj: Any) -> Any:
-                return getattr(obj, a)
-
-            return get1
-        if rest is None and len(attrs) == 2:
-            a, b = attrs
-
-            def get2(obj: Any) -> Any:
-                obj = getattr(obj, a)
-                return MISSING if obj is None or obj is MISSING else getattr(obj, b)
-
-            return get2
-
-        def get(obj: Any) -> Any:
+        def get(view: Any) -> Any:
             for a in attrs:
-                obj = getattr(obj, a, MISSING) if obj is not None else MISSING
-                if obj is MISSING:
+                if view is None or view is MISSING:
                     return MISSING
-            return rest(obj) if rest is not None else obj
+                view = getattr(view, a)
+            return rest(view) if rest is not None else view
 
         return get
+
+
+def _plain(seg: str) -> bool:
+    """Can the JSON key be the Struct attribute itself?"""
+    return seg.isidentifier() and not keyword.iskeyword(seg) and not seg.startswith("_")
+
+
+def _fresh(i: int, taken: set[str]) -> str:
+    attr = f"f{i}"
+    while attr in taken:
+        attr += "_"
+    taken.add(attr)
+    return attr
