@@ -9,7 +9,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from monitor.errors import ConfigError, SpecmonError
+from monitor.errors import SpecmonError
 
 __all__ = ["main"]
 
@@ -62,7 +62,3 @@ def positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a number >= 1, got {value}")
     return value
-
-
-def config_error(message: str) -> ConfigError:
-    return ConfigError(message)
