@@ -38,6 +38,7 @@ class ReplayResult:
     engine: dict[str, Any] = field(default_factory=dict)
     violations: dict[str, dict[str, int]] = field(default_factory=dict)
     live_instances: int = 0
+    peak_instances: int = 0
     reports: list[bytes] = field(default_factory=list)  # encoded JSON lines, in order
     seconds: float = 0.0
 
@@ -61,6 +62,7 @@ class ReplayResult:
             "invalid": self.invalid,
             "instances": {
                 "live": self.live_instances,
+                "peak": self.peak_instances,
                 "finished": self.engine.get("finished", 0),
                 "adopted": self.engine.get("adopted", 0),
                 "join_ignored": self.engine.get("join_ignored", 0),
@@ -150,6 +152,7 @@ def _result(pipe: Pipeline, reports: list[bytes]) -> ReplayResult:
         spec=pipe.specdir.name, records=pipe.records, outcomes=pipe.outcomes(),
         invalid=dict(pipe.invalid), engine=counters.as_dict(), violations=violations,
         live_instances=pipe.engine.live_instances, reports=reports,
+        peak_instances=pipe.engine.peak_instances,
     )
 
 
@@ -189,6 +192,7 @@ def _merge(name: str, parts: list[ReplayResult]) -> ReplayResult:
     for part in parts:
         out.records += part.records
         out.live_instances += part.live_instances
+        out.peak_instances += part.peak_instances  # an upper bound: peaks need not coincide
         for src, dst in ((part.outcomes, out.outcomes), (part.invalid, out.invalid)):
             for k, v in src.items():
                 dst[k] = dst.get(k, 0) + v

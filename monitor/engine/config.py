@@ -37,16 +37,19 @@ class EngineConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     #: max(24h, 2 x the spec's longest ``within``) so deadlines always fire first
     instance_ttl: float | None = None
     max_instances: int = 1_000_000
-    #: finished (terminal) instances remembered so a later event is still checked
-    max_finished: int = 100_000
+    #: finished (terminal) instances remembered, with their history, so a later event
+    #: is still checked and its report shows how the lifecycle ended (~200 B each)
+    max_finished: int = 50_000
     #: observed steps kept per instance for violation reports
     history: int = 16
     #: events held in the reorder buffer; past this the oldest is applied early (counted)
     max_buffered: int = 200_000
     #: bound on the reachable-state enumeration behind ``late_join: adopt``
     adopt_max_states: int = 100_000
-    #: bound on memoised transitions (cleared when full)
-    memo_size: int = 200_000
+    #: bound on interned state sets with their memoised steps (cleared when full); each
+    #: costs a few hundred bytes, and value-rich states (amounts, counters) are rarely
+    #: reused, so a large table mostly holds garbage
+    memo_size: int = 20_000
 
     def __post_init__(self) -> None:
         for name in ("allowed_lateness", "dedup_window"):

@@ -85,9 +85,11 @@ class Engine(Deadlines):
             )
         self.lateness = cfg.allowed_lateness
         self.instances: dict[str, Instance] = {}
-        # finished instances: key -> final node, in finish order, evicted first-in
+        self.peak_instances = 0  # most live instances at once (memory reports use it)
+        # finished instances, kept whole (final states and history, so a late event's
+        # report still shows how the lifecycle ended), in finish order, evicted first-in
         # first-out (an OrderedDict: popping the oldest entry of a plain dict is O(n))
-        self.finished: OrderedDict[str, Node] = OrderedDict()
+        self.finished: OrderedDict[str, Instance] = OrderedDict()
         self.buffer = ReorderBuffer()
         self.dedup = Dedup(cfg.dedup_window, cfg.max_dedup_ids)
         # hot-path aliases of the dedup table; Dedup.restore refills them in place
@@ -234,14 +236,26 @@ class Engine(Deadlines):
             if timers and timers[0][0] < first.time:
                 self._fire(first.time, out)
             self._apply(first, out)
-        while len(buf):
-            nt = buf.peek_time()
-            if nt is None or nt > wm:
+        # merge the in-order run and the heap of out-of-order events, oldest first
+        # (ReorderBuffer.peek_time/pop, inlined: this runs per event on shuffled input)
+        run, heap, apply = buf._run, buf._heap, self._apply
+        while True:
+            if run:
+                entry = heap[0] if heap and heap[0] < run[0] else run[0]
+            elif heap:
+                entry = heap[0]
+            else:
                 break
-            ev = buf.pop()
+            nt = entry[0]
+            if nt > wm:
+                break
+            if run and entry is run[0]:
+                run.popleft()
+            else:
+                heapq.heappop(heap)
             if timers and timers[0][0] < nt:
                 self._fire(nt, out)
-            self._apply(ev, out)
+            apply(entry[2], out)
         if timers and timers[0][0] < wm:
             self._fire(wm, out)
         if wm >= self.next_sweep:
@@ -316,7 +330,7 @@ class Engine(Deadlines):
         fin = self.finished.pop(key, None)
         if fin is not None:
             c.resumed += 1
-            inst = self._new_instance(key, fin, ev.time)
+            self._admit(key, fin)  # the finished instance itself, with its history
             self._apply(ev, out)
             return
         result = self.trans.step(self.initial_node, act, ev.args)
@@ -365,10 +379,11 @@ class Engine(Deadlines):
             self._windows(inst, key, node.flags, t)
 
     def _finish(self, key: str, node: Node, t: float) -> None:
-        del self.instances[key]
+        inst = self.instances.pop(key)
+        inst.win = None  # its timers are stale from now on
         self.counters.finished += 1
         fin = self.finished
-        fin[key] = node  # a resumed key was popped when it resumed: this goes last
+        fin[key] = inst  # a resumed key was popped when it resumed: this goes last
         if len(fin) > self.config.max_finished:
             fin.popitem(last=False)
 
@@ -417,11 +432,16 @@ class Engine(Deadlines):
     # -- housekeeping ---------------------------------------------------------------
 
     def _new_instance(self, key: str, node: Node, t: float) -> Instance:
+        return self._admit(key, Instance(node, t))
+
+    def _admit(self, key: str, inst: Instance) -> Instance:
         instances = self.instances
         if len(instances) >= self.config.max_instances:
             del instances[next(iter(instances))]
             self.counters.evicted_capacity += 1
-        inst = instances[key] = Instance(node, t)
+        instances[key] = inst
+        if len(instances) > self.peak_instances:
+            self.peak_instances = len(instances)
         return inst
 
     def _sweep(self, wm: float) -> None:

@@ -43,7 +43,7 @@ class _Snap(msgspec.Struct, array_like=True):
     states: list[list[Any]]
     sets: list[list[int]]
     instances: list[tuple[str, int, bytes, int, int, float | list[float | None] | None, int]]
-    finished: list[tuple[str, int]]
+    finished: list[tuple[str, int, bytes, int, int, float | list[float | None] | None, int]]
     buffer: list[tuple[float, int, Event]]
     dedup: list[tuple[str, float]]
     timers: list[tuple[float, str, int]]
@@ -77,12 +77,12 @@ def dump(engine: Engine) -> bytes:
             sets.append(refs)
         return i
 
-    instances = [
-        (k, set_id(i.node.states), i.hist, set_id(i.h0.states), i.hn,
-         list(i.win) if isinstance(i.win, tuple) else i.win, i.mode)
-        for k, i in engine.instances.items()
-    ]
-    finished = [(k, set_id(n.states)) for k, n in engine.finished.items()]
+    def row(k: str, i: Instance) -> tuple[Any, ...]:
+        return (k, set_id(i.node.states), i.hist, set_id(i.h0.states), i.hn,
+                list(i.win) if isinstance(i.win, tuple) else i.win, i.mode)
+
+    instances = [row(k, i) for k, i in engine.instances.items()]
+    finished = [row(k, i) for k, i in engine.finished.items()]
     snap = _Snap(
         version=VERSION, spec=engine.model.name, fields=list(engine.model.fields),
         max_time=engine.max_time, floor=engine.floor, next_sweep=engine.next_sweep,
@@ -118,13 +118,16 @@ def load(engine: Engine, data: bytes) -> None:
     node = engine.trans.node
     table = [thaw(s) for s in snap.states]
     sets = [node(tuple(table[j] for j in refs)) for refs in snap.sets]
-    for key, si, hist, h0, hn, win, mode in snap.instances:
+    def instance(si: int, hist: bytes, h0: int, hn: int, win: Any, mode: int) -> Instance:
         inst = Instance(sets[si], 0.0)
         inst.hist, inst.h0, inst.hn, inst.mode = hist, sets[h0], hn, mode
         inst.win = tuple(win) if isinstance(win, list) else win
-        engine.instances[key] = inst
+        return inst
+
+    for key, *rest in snap.instances:
+        engine.instances[key] = instance(*rest)
     engine.finished.clear()
-    engine.finished.update((k, sets[si]) for k, si in snap.finished)
+    engine.finished.update((key, instance(*rest)) for key, *rest in snap.finished)
     engine.buffer.restore(
         [(t, seq, _thaw_event(ev)) for t, seq, ev in snap.buffer], snap.buffer_seq
     )

@@ -77,7 +77,7 @@ class Transitions:
         self.memo_size = memo_size
         self._nodes: dict[States, Node] = {}
         self._closure: dict[State, tuple[State, ...]] = {}
-        self._bad: dict[State, tuple[str, ...]] = {}
+        self._facts: dict[State, tuple[tuple[str, ...], tuple[bool, ...], bool]] = {}
         self._flags: dict[tuple[bool, ...], tuple[bool, ...]] = {}
 
     def node(self, states: States) -> Node:
@@ -151,10 +151,10 @@ class Transitions:
         terminal = bool(node.states)
         try:
             for s in node.states:
-                f = model.window_flags(s)
+                _bad, f, term = self.facts(s)
                 for i in range(n):
                     flags[i] = flags[i] and f[i]
-                terminal = terminal and model.is_terminal(s)
+                terminal = terminal and term
         except SpecBug as bug:
             node.error = bug
             return
@@ -188,12 +188,16 @@ class Transitions:
         return result
 
     def broken(self, state: State) -> tuple[str, ...]:
-        hit = self._bad.get(state)
+        return self.facts(state)[0]
+
+    def facts(self, state: State) -> tuple[tuple[str, ...], tuple[bool, ...], bool]:
+        """(broken invariants, window flags, terminal) of one state, memoised."""
+        hit = self._facts.get(state)
         if hit is None:
-            hit = self.model.violated_invariants(state)
-            if len(self._bad) >= self.memo_size:
-                self._bad.clear()
-            self._bad[state] = hit
+            hit = self.model.facts(state)
+            if len(self._facts) >= self.memo_size:
+                self._facts.clear()
+            self._facts[state] = hit
         return hit
 
 

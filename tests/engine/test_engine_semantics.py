@@ -157,6 +157,7 @@ def test_terminal_instances_are_evicted_but_later_events_are_still_checked(Payme
     assert e.counters.finished == 1 and e.counters.resumed == 1
     assert kinds(out) == [("p", "unexpected", "capture")]
     assert out[0].states_before[0]["status"] == "voided"
+    assert [h.action for h in out[0].history] == ["authorize", "void"]
 
 
 def test_finished_instances_are_bounded_first_in_first_out(Payment):
@@ -164,6 +165,9 @@ def test_finished_instances_are_bounded_first_in_first_out(Payment):
     for i in range(6):
         e.feed_many([ev(f"p{i}", 2 * i, "authorize", 100), ev(f"p{i}", 2 * i + 1, "void")])
     assert list(e.finished) == ["p3", "p4", "p5"]
+    # a finished key that resumes and finishes again moves to the end, not out
+    e.feed_many([ev("p3", 20, "capture", 1)])
+    assert list(e.finished) == ["p4", "p5"] and "p3" in e.instances
 
 
 def test_idle_instances_expire_after_the_ttl_of_event_time(Payment):
