@@ -52,6 +52,14 @@ class EngineConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     memo_size: int = 20_000
 
     def __post_init__(self) -> None:
+        # msgspec checks the Literals when decoding a config file, not in __init__: a typo
+        # in code (after_violation="restrat") would otherwise silently pick another policy
+        for name, allowed in (("late_events", ("drop", "apply")),
+                              ("late_join", ("strict", "adopt", "ignore")),
+                              ("after_violation", ("quarantine", "restart"))):
+            if getattr(self, name) not in allowed:
+                raise ConfigError(f"engine.{name} must be one of {', '.join(allowed)}; "
+                                  f"got {getattr(self, name)!r}")
         for name in ("allowed_lateness", "dedup_window"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"engine.{name} must be >= 0, got {getattr(self, name)!r}")

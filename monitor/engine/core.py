@@ -182,10 +182,10 @@ class Engine(Deadlines):
                 return
             seen[eid] = now
             order = self._dedup_order
-            order.append(eid)
+            order.append((eid, now))
             # expire in batches: ids live between 1 and 1.125 windows, so the common
             # case is one comparison rather than a pop per event
-            if seen.get(order[0], now) < now - self._dedup_slack or len(order) > self._max_ids:
+            if order[0][1] < now - self._dedup_slack or len(seen) > self._max_ids:
                 self.dedup.expire(now)
         wm = self.wm
         if t < wm:
@@ -330,7 +330,10 @@ class Engine(Deadlines):
         fin = self.finished.pop(key, None)
         if fin is not None:
             c.resumed += 1
-            self._admit(key, fin)  # the finished instance itself, with its history
+            # the finished instance itself, with its history; finished instances do not
+            # expire by TTL (the table is bounded by count), so it resumes as of now
+            touch(fin, ev.time)
+            self._admit(key, fin)
             self._apply(ev, out)
             return
         result = self.trans.step(self.initial_node, act, ev.args)

@@ -170,6 +170,8 @@ def _typed(ty: Any) -> Callable[[Any], Any]:
     def conv(value: Any) -> Any:
         if isinstance(value, float) and (math.isinf(value) or math.isnan(value)):
             return value
-        return msgspec.convert(value, ty)
+        # msgpack gives nested tuples back as lists, which a bare ``tuple``/``frozenset``
+        # annotation keeps as (unhashable) lists: turn them into tuples first
+        return msgspec.convert(tuplify(value), ty)
 
     return conv

@@ -73,7 +73,11 @@ class Dedup:
 
     def __init__(self, window: float, max_ids: int) -> None:
         self._seen: dict[str, float] = {}
-        self._order: deque[str] = deque()
+        # (id, stamp) in arrival order. An id re-seen after its window gets a second entry;
+        # the older one is stale (its stamp is no longer the id's) and is skipped, so it
+        # neither counts towards ``max_ids`` nor evicts the id's newer entry. The last entry
+        # of every id is live, so the table is rebuilt from the entries alone (snapshots).
+        self._order: deque[tuple[str, float]] = deque()
         self.window = window
         self.max_ids = max_ids
         self.evicted = 0  # ids forgotten because of max_ids before their window ended
@@ -88,7 +92,7 @@ class Dedup:
         if prev is not None and prev >= now - self.window:
             return True
         self._seen[event_id] = now
-        self._order.append(event_id)
+        self._order.append((event_id, now))
         self.expire(now)
         return False
 
@@ -98,14 +102,13 @@ class Dedup:
         order = self._order
         horizon = now - self.window
         while order:
-            first = order[0]
-            stamp = seen.get(first)
-            if stamp is None:  # a re-seen id whose older entry was already dropped
+            first, stamp = order[0]
+            if seen.get(first) != stamp:  # stale: the id was seen again since
                 order.popleft()
             elif stamp < horizon:
                 order.popleft()
                 del seen[first]
-            elif len(order) > self.max_ids:
+            elif len(seen) > self.max_ids:
                 order.popleft()
                 del seen[first]
                 self.evicted += 1
@@ -113,10 +116,10 @@ class Dedup:
                 break
 
     def items(self) -> list[tuple[str, float]]:
-        return [(i, self._seen[i]) for i in dict.fromkeys(self._order) if i in self._seen]
+        return list(self._order)
 
     def restore(self, items: list[tuple[str, float]]) -> None:
         self._seen.clear()
-        self._seen.update(items)
+        self._seen.update(items)  # the last entry of an id is its live one
         self._order.clear()
-        self._order.extend(i for i, _ in items)
+        self._order.extend(items)

@@ -16,12 +16,11 @@ def parse_duration(value: object) -> float:
     """Return ``value`` in seconds; raise ``ValueError`` naming the accepted forms."""
     if isinstance(value, bool):
         raise ValueError(f"duration must be a number of seconds or a string like '7d', got {value!r}")
-    if isinstance(value, (int, float)):
-        if value < 0:
+    if isinstance(value, (int, float, timedelta)):
+        seconds = value.total_seconds() if isinstance(value, timedelta) else float(value)
+        if seconds < 0:
             raise ValueError(f"duration must not be negative, got {value!r}")
-        return float(value)
-    if isinstance(value, timedelta):
-        return value.total_seconds()
+        return seconds
     if isinstance(value, str):
         text = value.strip().replace(" ", "")
         pos, total = 0, 0.0

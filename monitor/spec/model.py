@@ -323,8 +323,10 @@ def _collect_actions(cls: type, fields: tuple[str, ...]) -> dict[str, ActionInfo
         params = list(sig.parameters.values())[1:]
         for p in params:
             if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+                star = "*" if p.kind == p.VAR_POSITIONAL else "**"
                 raise SpecDefinitionError(
-                    f"{qual} takes *{p.name}: actions need named parameters with finite domains"
+                    f"{qual} takes {star}{p.name}: actions need named parameters with finite "
+                    "domains"
                 )
         pnames = tuple(p.name for p in params)
         doms = dict(spec.domains)
