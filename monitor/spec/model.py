@@ -182,9 +182,22 @@ class SpecModel:
 
     def violated_invariants(self, state: State) -> tuple[str, ...]:
         """Names of the invariants ``state`` breaks; raises ``SpecBug`` if one raises."""
-        if not self.invariants:
-            return ()
+        return self._broken_in(self.view(state)) if self.invariants else ()
+
+    def is_terminal(self, state: State) -> bool:
+        return self._terminal_in(self.view(state)) if self.has_terminal else False
+
+    def window_flags(self, state: State) -> tuple[bool, ...]:
+        """Per ``within``: is the window open in this state (start holds, end does not)?"""
+        return self._flags_in(self.view(state)) if self.withins else ()
+
+    def facts(self, state: State) -> tuple[tuple[str, ...], tuple[bool, ...], bool]:
+        """(violated invariants, window flags, terminal) from one scratch view: what the
+        monitor asks of every new state, at a third of the cost of asking separately."""
         view = self.view(state)
+        return self._broken_in(view), self._flags_in(view), self._terminal_in(view)
+
+    def _broken_in(self, view: Any) -> tuple[str, ...]:
         bad = []
         for name, fn in self.invariants:
             try:
@@ -195,19 +208,7 @@ class SpecModel:
                 bad.append(name)
         return tuple(bad)
 
-    def is_terminal(self, state: State) -> bool:
-        if not self.has_terminal:
-            return False
-        try:
-            return bool(self._terminal(self.view(state)))
-        except Exception as exc:
-            raise SpecBug(f"{self.name}.terminal", exc) from exc
-
-    def window_flags(self, state: State) -> tuple[bool, ...]:
-        """Per ``within``: is the window open in this state (start holds, end does not)?"""
-        if not self.withins:
-            return ()
-        view = self.view(state)
+    def _flags_in(self, view: Any) -> tuple[bool, ...]:
         flags = []
         for w in self.withins:
             try:
@@ -216,31 +217,13 @@ class SpecModel:
                 raise SpecBug(f"{self.name}.{w.name}", exc) from exc
         return tuple(flags)
 
-    def facts(self, state: State) -> tuple[tuple[str, ...], tuple[bool, ...], bool]:
-        """(violated invariants, window flags, terminal) from one scratch view: what the
-        monitor asks of every new state, at a third of the cost of asking separately."""
-        view = self.view(state)
-        bad = []
-        for name, fn in self.invariants:
-            try:
-                ok = fn(view)
-            except Exception as exc:
-                raise SpecBug(f"{self.name}.{name}", exc) from exc
-            if not ok:
-                bad.append(name)
-        flags = []
-        for w in self.withins:
-            try:
-                flags.append(bool(w.start(view)) and not bool(w.end(view)))
-            except Exception as exc:
-                raise SpecBug(f"{self.name}.{w.name}", exc) from exc
-        terminal = False
-        if self.has_terminal:
-            try:
-                terminal = bool(self._terminal(view))
-            except Exception as exc:
-                raise SpecBug(f"{self.name}.terminal", exc) from exc
-        return tuple(bad), tuple(flags), terminal
+    def _terminal_in(self, view: Any) -> bool:
+        if not self.has_terminal:
+            return False
+        try:
+            return bool(self._terminal(view))
+        except Exception as exc:
+            raise SpecBug(f"{self.name}.terminal", exc) from exc
 
     def as_dict(self, state: State) -> dict[str, Any]:
         return dict(zip(self.fields, state))
