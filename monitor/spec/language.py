@@ -140,11 +140,23 @@ class _Chooser:
         return options[index]
 
 
+class NoChooser(RuntimeError):
+    """``choose`` ran with no chooser set: outside an action, or inside one that the
+    engine ran on its fast path (it then re-runs the action with a chooser)."""
+
+
 class NoOptions(Exception):
     """``choose([])``: this branch has no successor."""
 
 
 _local = threading.local()
+
+#: choose() calls made with no chooser set. The engine's fast path runs an action
+#: without a chooser and compares this before and after: a change means the action
+#: uses choose() and must be enumerated. A module global, not thread-local, because
+#: reading it is on the hot path; a spurious change from another thread only costs an
+#: unneeded (and still correct) enumeration.
+MISSED = [0]
 
 
 def choose(options: Iterable[Any]) -> Any:
@@ -152,7 +164,8 @@ def choose(options: Iterable[Any]) -> Any:
     not a random pick). Only valid inside an action."""
     chooser: _Chooser | None = getattr(_local, "chooser", None)
     if chooser is None:
-        raise RuntimeError("choose() may only be called inside an @action")
+        MISSED[0] += 1  # seen by the fast path even if the spec swallows the error
+        raise NoChooser("choose() may only be called inside an @action")
     opts = tuple(options)
     if not opts:
         raise NoOptions()

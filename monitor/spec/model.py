@@ -24,6 +24,7 @@ from monitor.spec.duration import parse_duration
 from monitor.spec.language import (
     _ACTION_ATTR,
     _INVARIANT_ATTR,
+    MISSED,
     ActionDef,
     NoOptions,
     Rejected,
@@ -123,6 +124,31 @@ class SpecModel:
         return obj
 
     def step(self, state: State, act: ActionInfo, args: tuple[Any, ...]) -> Step:
+        # Fast path: run once without a chooser (no thread-local writes, no choice
+        # bookkeeping). An action that does call choose() raises NoChooser here and
+        # takes the enumerating path below.
+        obj = object.__new__(self.cls)
+        d = obj.__dict__
+        d.update(zip(self.fields, state))
+        missed = MISSED[0]
+        try:
+            act.fn(obj, *args)
+        except Exception as exc:
+            if MISSED[0] != missed:
+                return self._enumerate(state, act, args)
+            if type(exc) is Rejected:
+                return Step((), (exc.reason,), ())
+            # a bug in the spec: reported apart from violations
+            return Step((), (), (f"{act.qualname}{args!r} raised {type(exc).__name__}: {exc}",))
+        if MISSED[0] != missed:  # choose() was called and its error swallowed by the spec
+            return self._enumerate(state, act, args)
+        try:
+            return Step((self._freeze_checked(d, act),), (), ())
+        except SpecBug as bug:
+            return Step((), (), (str(bug),))
+
+    def _enumerate(self, state: State, act: ActionInfo, args: tuple[Any, ...]) -> Step:
+        """Run the action once per path through its ``choose`` calls."""
         successors: dict[State, None] = {}
         rejects: list[str] = []
         errors: list[str] = []

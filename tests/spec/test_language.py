@@ -421,3 +421,30 @@ def test_a_boolean_is_not_a_duration():
     with pytest.raises(ValueError, match=r"^duration must be a number of seconds or a string "
                                          r"like '7d', got True$"):
         parse_duration(True)
+
+
+def _pick_side():
+    return choose(["left", "right"])
+
+
+class Indirect(Spec):
+    side: str = ""
+
+    @action
+    def via_helper(self):
+        self.side = _pick_side()
+
+    @action
+    def swallowing(self):
+        try:
+            self.side = choose(["up", "down"])
+        except Exception:
+            self.side = "swallowed"
+
+
+def test_choose_called_from_a_helper_or_inside_a_try_still_forks():
+    m = model_of(Indirect)
+    assert sorted(m.step(m.initial, m.actions["via_helper"], ()).successors) == [
+        ("left",), ("right",)]
+    assert sorted(m.step(m.initial, m.actions["swallowing"], ()).successors) == [
+        ("down",), ("up",)]
