@@ -106,6 +106,18 @@ class Transitions:
 
     def _compute(self, states: States, act: ActionInfo, args: tuple[Any, ...]) -> Result:
         model = self.model
+        if len(states) == 1 and not self.hidden_steps:
+            # the common miss: one state, no hidden steps, one successor that keeps the
+            # invariants; everything else takes the general path below
+            try:
+                step = model.step(states[0], act, args)
+                succ = step.successors
+                if len(succ) == 1 and not step.errors and not self.broken(succ[0]):
+                    node = self.node(succ)
+                    if node.error is None:
+                        return node
+            except SpecBug:
+                pass  # the general path reports it
         found: dict[State, None] = {}
         rejects: dict[str, None] = {}
         broken: dict[str, None] = {}
