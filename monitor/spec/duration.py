@@ -3,6 +3,7 @@ or ``datetime.timedelta``. Pure."""
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import timedelta
 
@@ -18,6 +19,8 @@ def parse_duration(value: object) -> float:
         raise ValueError(f"duration must be a number of seconds or a string like '7d', got {value!r}")
     if isinstance(value, (int, float, timedelta)):
         seconds = value.total_seconds() if isinstance(value, timedelta) else float(value)
+        if not math.isfinite(seconds):
+            raise ValueError(f"duration must be finite, got {value!r}")
         if seconds < 0:
             raise ValueError(f"duration must not be negative, got {value!r}")
         return seconds

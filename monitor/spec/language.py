@@ -16,6 +16,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, TypeVar, overload
 
+from monitor.errors import SpecDefinitionError
+
 __all__ = [
     "ActionDef",
     "Rejected",
@@ -82,7 +84,7 @@ def action(fn: Any = None, /, *, hidden: bool = False, **domains: Iterable[Any])
 
     def mark(f: F) -> F:
         if not callable(f) or not hasattr(f, "__code__"):
-            raise TypeError(f"@action must decorate a plain method, got {f!r}")
+            raise SpecDefinitionError(f"@action must decorate a plain method, got {f!r}")
         frozen = tuple((name, _freeze_domain(f, name, values)) for name, values in domains.items())
         setattr(f, _ACTION_ATTR, ActionDef(domains=frozen, hidden=bool(hidden)))
         return f
@@ -94,7 +96,7 @@ def action(fn: Any = None, /, *, hidden: bool = False, **domains: Iterable[Any])
 
 def _freeze_domain(f: Callable[..., Any], name: str, values: Iterable[Any]) -> tuple[Any, ...]:
     if isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
-        raise TypeError(
+        raise SpecDefinitionError(
             f"{f.__qualname__}: domain for {name!r} must be a list of values "
             f"like {name}=[1, 2], got {values!r}"
         )

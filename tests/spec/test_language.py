@@ -448,3 +448,19 @@ def test_choose_called_from_a_helper_or_inside_a_try_still_forks():
         ("left",), ("right",)]
     assert sorted(m.step(m.initial, m.actions["swallowing"], ()).successors) == [
         ("down",), ("up",)]
+
+
+def test_a_string_domain_is_a_spec_definition_error_naming_the_method():
+    with pytest.raises(SpecDefinitionError, match=r"Str\.pick: domain for 'x' must be a list"):
+        class Str(Spec):
+            n: int = 0
+
+            @action(x="ab")
+            def pick(self, x: str):
+                pass
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+def test_non_finite_durations_are_refused(bad):
+    with pytest.raises(ValueError, match="finite"):
+        parse_duration(bad)
