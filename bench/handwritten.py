@@ -78,6 +78,15 @@ def check(path: str) -> list[tuple[str, str, str]]:
     seen_order: deque[tuple[float, str]] = deque()
     deadlines: list[tuple[float, str]] = []
     found: list[tuple[str, str, str]] = []
+
+    def fire(wm: float) -> None:
+        """Deadlines the watermark has passed, for payments still open."""
+        while deadlines and deadlines[0][0] < wm:
+            due, k = heappop(deadlines)
+            p = pay.get(k)
+            if p is not None and p[0] == AUTHORIZED and p[2] == 0 and p[4] + WEEK == due:
+                p[0] = QUARANTINED
+                found.append((k, "deadline", "settles"))
     max_t = float("-inf")
 
     with _open(path) as f:
@@ -93,12 +102,7 @@ def check(path: str) -> list[tuple[str, str, str]]:
                 while seen_order and seen_order[0][0] < horizon:
                     del seen[seen_order.popleft()[1]]
                 wm = t - LATENESS
-                while deadlines and deadlines[0][0] < wm:
-                    due, k = heappop(deadlines)
-                    p = pay.get(k)
-                    if p is not None and p[0] == AUTHORIZED and p[2] == 0 and p[4] + WEEK == due:
-                        p[0] = QUARANTINED
-                        found.append((k, "deadline", "settles"))
+                fire(wm)
             elif t < max_t - LATENESS:
                 continue  # late: dropped
             seen[eid] = max_t
@@ -166,13 +170,7 @@ def check(path: str) -> list[tuple[str, str, str]]:
                         if finished.pop(finished_order.popleft(), None) is not None:
                             break
 
-    wm = max_t - LATENESS  # end of input: deadlines the watermark has passed
-    while deadlines and deadlines[0][0] < wm:
-        due, k = heappop(deadlines)
-        p = pay.get(k)
-        if p is not None and p[0] == AUTHORIZED and p[2] == 0 and p[4] + WEEK == due:
-            p[0] = QUARANTINED
-            found.append((k, "deadline", "settles"))
+    fire(max_t - LATENESS)  # end of input: deadlines the watermark has passed
     return sorted(found)
 
 

@@ -4,7 +4,9 @@ The reorder buffer holds events until the watermark (max event time seen minus
 ``allowed_lateness``) passes them, then releases them in (event time, arrival) order.
 Keys are independent, so one time-ordered buffer serves as every key's reorder buffer.
 In-order input takes a deque fast path (append/popleft); only out-of-order events pay
-for the heap. The duplicate filter remembers event ids for a window of event time.
+for the heap. The engine pushes and releases inline (its per-event hot path), through
+``_run``, ``_heap`` and ``_seq``; this class holds the structure, the early ``pop`` and
+the snapshot view. The duplicate filter remembers event ids for a window of event time.
 
 Both are bounded; both are pure (no clock: time arrives as event time).
 """
@@ -28,23 +30,6 @@ class ReorderBuffer:
 
     def __len__(self) -> int:
         return len(self._run) + len(self._heap)
-
-    def push(self, time: float, item: Any) -> None:
-        self._seq += 1
-        entry = (time, self._seq, item)
-        run = self._run
-        if not run or run[-1][0] <= time:
-            run.append(entry)
-        else:
-            heapq.heappush(self._heap, entry)
-
-    def peek_time(self) -> float | None:
-        run, heap = self._run, self._heap
-        if run:
-            if heap and heap[0] < run[0]:
-                return heap[0][0]
-            return run[0][0]
-        return heap[0][0] if heap else None
 
     def pop(self) -> Any:
         run, heap = self._run, self._heap

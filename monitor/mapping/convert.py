@@ -36,26 +36,22 @@ def _show(v: Any) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
-def to_key_part(v: Any) -> str:
-    if type(v) is str:
-        return v
-    if type(v) is int:
-        try:
-            return str(v)
-        except ValueError:  # more digits than int->str allows
-            pass
-    raise BadValue(f"expected a string or integer key, got {_show(v)}")
+def _str_or_int(what: str) -> Callable[[Any], str]:
+    def conv(v: Any) -> str:
+        if type(v) is str:
+            return v
+        if type(v) is int:
+            try:
+                return str(v)
+            except ValueError:  # more digits than int->str allows
+                pass
+        raise BadValue(f"expected a string or integer {what}, got {_show(v)}")
+
+    return conv
 
 
-def to_id(v: Any) -> str:
-    if type(v) is str:
-        return v
-    if type(v) is int:
-        try:
-            return str(v)
-        except ValueError:
-            pass
-    raise BadValue(f"expected a string or integer id, got {_show(v)}")
+to_key_part = _str_or_int("key")
+to_id = _str_or_int("id")
 
 
 def time_converter(unit: str) -> Callable[[Any], float]:
