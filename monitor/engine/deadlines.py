@@ -104,12 +104,15 @@ class Deadlines:
             self._after_violation(inst, key)
 
     def _compact_timers(self) -> None:
-        live = []
-        for entry in self.timers:
-            inst = self.instances.get(entry[1])
-            if (inst is not None and inst.mode == ACTIVE
-                    and self._win(inst, entry[2]) == entry[0]):
-                live.append(entry)
+        get = self.instances.get
+        if self._nwin == 1:  # one comprehension, no call per timer: ~1/3 of the cost
+            live = [e for e in self.timers
+                    if (inst := get(e[1])) is not None and inst.mode == ACTIVE
+                    and inst.win == e[0]]
+        else:
+            live = [e for e in self.timers
+                    if (inst := get(e[1])) is not None and inst.mode == ACTIVE
+                    and self._win(inst, e[2]) == e[0]]
         heapq.heapify(live)
         self.counters.deadline_timers_compacted += len(self.timers) - len(live)
         self.timers = live
