@@ -153,9 +153,8 @@ class SpecModel:
         without ``choose`` and leaves a valid state gives (that state, the scratch
         instance holding it, which serves as the view for ``facts_in``). Anything else
         (rejected, ``choose``, a spec error) gives None: ask ``step`` for the details."""
-        obj = object.__new__(self.cls)
+        obj = self.view(state)
         d = obj.__dict__
-        d.update(zip(self.fields, state))
         missed = MISSED[0]
         try:
             act.fn(obj, *args)

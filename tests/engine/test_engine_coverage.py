@@ -8,7 +8,7 @@ import pytest
 
 from monitor import ConfigError
 from monitor.engine import Engine, EngineConfig
-from tests.engine.helpers import ev
+from tests.engine.helpers import ev, split_by_snapshot
 from tests.engine.specs_for_tests import Job
 
 NEW = ("new", 0, 0, 0)
@@ -72,14 +72,12 @@ def test_transition_counts_survive_a_snapshot_and_continue(Payment):
     cfg = EngineConfig(allowed_lateness=0)
     events = [ev("p", 0, "authorize", 100), ev("q", 1, "authorize", 100),
               ev("p", 2, "capture", 50), ev("q", 3, "capture", 50)]
-    whole = Engine(Payment, cfg)
-    whole.feed_many(events)
     first = Engine(Payment, cfg)
     first.feed_many(events[:3])
-    second = Engine(Payment, cfg)
-    second.restore(first.snapshot())
-    assert second.transition_counts() == first.transition_counts()
-    second.feed_many(events[3:])
+    restored = Engine(Payment, cfg)
+    restored.restore(first.snapshot())
+    assert restored.transition_counts() == first.transition_counts()
+    whole, second = split_by_snapshot(Payment, cfg, events, 3)
     assert second.transition_counts() == whole.transition_counts()
     assert second.transition_counts()[(AUTH100, "capture", (50,), ("authorized", 100, 50, 0))] == 2
 

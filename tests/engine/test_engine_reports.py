@@ -15,7 +15,7 @@ from monitor.engine import (
     SpecErrorReport,
     Violation,
 )
-from tests.engine.helpers import DAY, ev, kinds, verdicts
+from tests.engine.helpers import DAY, ev, kinds, split_by_snapshot, verdicts
 from tests.engine.specs_for_tests import Job, Ticket
 
 # -- reports -----------------------------------------------------------------------------
@@ -129,13 +129,7 @@ def test_a_restored_engine_compacts_stale_timers_exactly_as_the_original(Payment
         events.append(ev(f"p{i}", 2 * i, "authorize", 100))
         if i % 3:
             events.append(ev(f"p{i}", 2 * i + 1, "capture", 50))
-    whole = Engine(Payment, cfg)
-    whole.feed_many(events)
-    first = Engine(Payment, cfg)
-    first.feed_many(events[:9000])
-    second = Engine(Payment, cfg)
-    second.restore(first.snapshot())
-    second.feed_many(events[9000:])
+    whole, second = split_by_snapshot(Payment, cfg, events, 9000)
     assert whole.counters.deadline_timers_compacted > 0
     assert second.counters.as_dict() == whole.counters.as_dict()
     assert second.snapshot() == whole.snapshot()
