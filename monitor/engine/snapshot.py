@@ -2,9 +2,10 @@
 
 Contents: instances (states, history, windows, mode), finished instances, deadline
 timers, the reorder buffer, remembered event ids, watermark, source positions,
-counters and transition coverage (at most ``max_transitions`` entries). State sets are written once each into a table and referenced by index, so a
-snapshot of many instances in few distinct states stays small. Memo tables are not
-saved: they are caches and refill on demand.
+counters and transition coverage (at most ``max_transitions`` entries). State sets
+are written once each into a table and referenced by index, so a snapshot of many
+instances in few distinct states stays small. Memo tables are not saved: they are
+caches and refill on demand (coverage counts wait, detached, for their step).
 
 States are decoded with the spec's field annotations (``frozenset[str]`` comes back as
 a frozenset, not a list); fields without a usable annotation get lists turned back
