@@ -39,6 +39,10 @@ __all__ = ["Generated", "Scenario", "ScenarioStep", "generate_scenarios", "expec
 
 State = tuple[Any, ...]
 
+#: seconds between the starts of consecutive scenarios' event times (one hour: longer
+#: than any scenario, shorter than the usual deadline, so none fires in between)
+SCENARIO_GAP = 3600
+
 
 class ScenarioStep(msgspec.Struct, frozen=True, kw_only=True):
     action: str
@@ -52,12 +56,16 @@ class ScenarioStep(msgspec.Struct, frozen=True, kw_only=True):
     messages: list[str] = []
     #: the spec state after the step along the scenario's path (before it, if rejected)
     state: dict[str, Any] = {}
+    #: event time of its telemetry, in seconds after the generator's base time
+    #: (scenario n starts at n * 3600 + 1; steps are one second apart)
+    time: float = 0.0
 
 
 class Scenario(msgspec.Struct, frozen=True, kw_only=True):
     id: str
     kind: str  # positive | negative
     spec: str
+    key: str  # the instance key its telemetry uses
     steps: list[ScenarioStep]
     #: negative scenarios: the guard message or invariant name aimed at
     target: str | None = None
@@ -104,12 +112,24 @@ def generate_scenarios(graph: StateGraph, *, hidden_steps: int = 2,
         if not walk:  # nothing reachable from the initial state is left: cannot happen
             break
         steps = _steps(graph, [edges[i] for i in walk], hidden_steps)
-        scenarios.append(Scenario(id=f"positive-{len(scenarios) + 1}", kind="positive",
-                                  spec=model.name, steps=steps, new_edges=fresh))
+        sid = f"positive-{len(scenarios) + 1}"
+        scenarios.append(Scenario(id=sid, kind="positive", spec=model.name, key=sid,
+                                  steps=steps, new_edges=fresh))
     negatives, guards, unreachable = _negatives(graph, edges, hidden_steps)
-    return Generated(scenarios=scenarios + negatives, edges=len(edges),
+    return Generated(scenarios=_stamped(scenarios + negatives), edges=len(edges),
                      covered=len(edges) - left, states=len(graph.states),
                      complete=graph.complete, guards=guards, unreachable=unreachable)
+
+
+def _stamped(scenarios: list[Scenario]) -> list[Scenario]:
+    """Step times: scenario n's steps at n * ``SCENARIO_GAP`` + 1, + 2, ... seconds, so
+    that the telemetry of all scenarios in one file is in event-time order."""
+    out = []
+    for n, s in enumerate(scenarios):
+        steps = [msgspec.structs.replace(st, time=float(n * SCENARIO_GAP + j + 1))
+                 for j, st in enumerate(s.steps)]
+        out.append(msgspec.structs.replace(s, steps=steps))
+    return out
 
 
 def _to_uncovered(start: int, out: dict[int, list[int]], edges: list[Edge],
@@ -236,8 +256,7 @@ def _negatives(graph: StateGraph, edges: list[Edge], hidden_steps: int
         for r in rejections[:50]:
             steps = _steps(graph, graph.path_to(r.src), hidden_steps, (r.action, r.args))
             if steps[-1].expect == "unexpected" and message in steps[-1].messages:
-                scenarios.append(Scenario(id=f"negative-{len(scenarios) + 1}", kind="negative",
-                                          spec=model.name, steps=steps, target=message))
+                scenarios.append(_negative(model, len(scenarios), steps, message))
                 break
         else:
             unreachable.append(message)
@@ -246,9 +265,14 @@ def _negatives(graph: StateGraph, edges: list[Edge], hidden_steps: int
         for e in into[:50]:
             steps = _steps(graph, [*graph.path_to(e.src), e], hidden_steps)
             if steps[-1].expect == "invariant" and steps[-1].property == name:
-                scenarios.append(Scenario(id=f"negative-{len(scenarios) + 1}", kind="negative",
-                                          spec=model.name, steps=steps, target=name))
+                scenarios.append(_negative(model, len(scenarios), steps, name))
                 break
         else:
             unreachable.append(name)
     return scenarios, list(by_message), unreachable
+
+
+def _negative(model: SpecModel, n: int, steps: list[ScenarioStep], target: str) -> Scenario:
+    sid = f"negative-{n + 1}"
+    return Scenario(id=sid, kind="negative", spec=model.name, key=sid, steps=steps,
+                    target=target)

@@ -31,7 +31,7 @@ from monitor.explore.itf import ItfStep, ItfTrace, make_trace
 from monitor.mapping.convert import BadValue, arg_converter
 from monitor.spec.model import SpecModel
 
-__all__ = ["infer_steps", "itf_events", "report_to_itf"]
+__all__ = ["infer_steps", "itf_events", "report_to_itf", "scenario_to_itf"]
 
 State = tuple[Any, ...]
 
@@ -201,3 +201,26 @@ def _step_between(model: SpecModel, src: State, dst: State) -> tuple[str, dict[s
             if dst in model.step(src, act, args).successors:
                 return act.name, dict(zip(act.params, args))
     return None
+
+
+def scenario_to_itf(scenario: Any, model: SpecModel) -> dict[str, Any]:
+    """A generated scenario (``monitor.explore.scenarios.Scenario``) as an ITF trace:
+    the initial state, then the state after each step (before it, for a rejected step);
+    each state's ``#meta.expect`` is the verdict the monitor must give."""
+    states = [model.as_dict(model.initial)]
+    actions: list[tuple[str, dict[str, Any]]] = [("init", {})]
+    metas: list[dict[str, Any]] = [{}]
+    for step in scenario.steps:
+        states.append(step.state)
+        actions.append((step.action, step.args))
+        meta: dict[str, Any] = {"time": step.time, "expect": step.expect}
+        if step.property is not None:
+            meta["property"] = step.property
+        if step.messages:
+            meta["messages"] = list(step.messages)
+        metas.append(meta)
+    meta = {"source": scenario.spec, "description": f"specmon scenario {scenario.id} "
+            f"({scenario.kind})", "scenario": scenario.id}
+    if scenario.target is not None:
+        meta["target"] = scenario.target
+    return make_trace(list(model.fields), states, actions, meta=meta, state_meta=metas)
