@@ -2,6 +2,7 @@
 
 Public API only; everything else is internal."""
 
+from monitor.check import check_trace
 from monitor.errors import (
     ConfigError,
     MappingError,
@@ -21,6 +22,7 @@ __all__ = [
     "SpecDefinitionError",
     "SpecmonError",
     "action",
+    "check_trace",
     "choose",
     "invariant",
     "require",
