@@ -22,9 +22,12 @@ def add_commands(sub: Any) -> None:
     p.add_argument("specdir", help="spec directory (spec.py + mapping.yaml)")
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="input files (.gz ok)")
     p.add_argument("--format", dest="input_format", default="auto",
-                   choices=["auto", *input_formats()],
+                   choices=["auto", *input_formats(), "itf"],
                    help="input format (default auto: detected from each file's first "
-                   "bytes): " + "; ".join(f"{k}: {v}" for k, v in input_formats().items()))
+                   "bytes): " + "; ".join(f"{k}: {v}" for k, v in input_formats().items())
+                   + "; itf: ITF traces (Apalache, quint run --out-itf), one per file, "
+                   "steps taken as actions without the mapping")
+    p.add_argument("--key", help="itf: the instance key of the traces (default: file name)")
     p.add_argument("--report", metavar="FILE", help="write violation reports as JSON lines")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.add_argument("--workers", type=positive_int, default=1,
@@ -85,8 +88,14 @@ def run_replay(args: argparse.Namespace) -> int:
     def on_bad(cause: str, origin: Any, message: str) -> None:
         print(f"specmon: skipped {cause} record at {where(origin)}: {message}", file=sys.stderr)
 
-    result = replay(specdir, args.inputs, config, workers=args.workers, on_bad=on_bad,
-                    progress=bar, input_format=args.input_format)
+    from monitor.replay_itf import is_itf, replay_itf
+
+    if args.input_format == "itf" or (args.input_format == "auto" and all(
+            is_itf(p) for p in args.inputs)):
+        result = replay_itf(specdir, args.inputs, config, key=args.key, on_bad=on_bad)
+    else:
+        result = replay(specdir, args.inputs, config, workers=args.workers, on_bad=on_bad,
+                        progress=bar, input_format=args.input_format)
     if bar:
         bar.close()
     if args.report:

@@ -11,6 +11,7 @@ the spec can take is counted as ``invalid`` with its cause and skipped.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Sequence
 
@@ -26,7 +27,10 @@ from monitor.sinks.reports import encode_report
 from monitor.sources.files import open_input
 from monitor.specdir import SpecDir
 
-__all__ = ["ItfOrigin", "replay_itf", "trace_key"]
+__all__ = ["ItfOrigin", "is_itf", "replay_itf", "trace_key"]
+
+#: an ITF trace is a JSON object whose first key is one of these
+_ITF_START = re.compile(rb'\s*\{\s*"(#meta|vars|states|params|loop)"')
 
 
 class ItfOrigin(msgspec.Struct, frozen=True, gc=False):
@@ -34,6 +38,12 @@ class ItfOrigin(msgspec.Struct, frozen=True, gc=False):
 
     file: str
     state: int
+
+
+def is_itf(path: str) -> bool:
+    """Does the file (gzip or not) start like an ITF trace? (for ``--format auto``)"""
+    with open_input(path) as f:
+        return _ITF_START.match(f.read(256)) is not None
 
 
 def trace_key(path: str) -> str:
