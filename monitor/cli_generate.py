@@ -28,9 +28,10 @@ def add_commands(sub: Any) -> None:
     p.add_argument("-o", "--out", metavar="FILE",
                    help="write scenarios as JSON lines to FILE (default: stdout, unless --json)")
     p.add_argument("--itf", metavar="DIR", help="write one ITF trace per scenario to DIR")
-    p.add_argument("--telemetry", choices=["json"],
+    p.add_argument("--telemetry", choices=["json", "otlp"],
                    help="also write, per scenario, the records mapping.yaml maps back to its "
-                   "steps (json: the events: section)")
+                   "steps: json (the events: section, JSON lines) or otlp (the spans: "
+                   "section, OTLP JSON lines as the Collector's file exporter writes them)")
     p.add_argument("--telemetry-dir", metavar="DIR",
                    help="where --telemetry writes <scenario>.jsonl and all.jsonl")
     p.add_argument("--max-states", type=positive_int, default=100_000, metavar="N",
@@ -105,16 +106,28 @@ def run_generate(args: argparse.Namespace) -> int:
 
 def _telemetry(args: argparse.Namespace, sd: Any, scenarios: list[Any]) -> dict[str, Any]:
     from monitor.errors import ConfigError
-    from monitor.explore.telemetry import event_records
 
-    mapper = sd.mapping.events
+    section = "events" if args.telemetry == "json" else "spans"
+    mapper = getattr(sd.mapping, section, None)
     if mapper is None:
-        raise ConfigError(f"{sd.path}/mapping.yaml has no `events:` section, so there is "
-                          "nothing to invert for --telemetry json")
+        raise ConfigError(f"{sd.path}/mapping.yaml has no `{section}:` section, so there is "
+                          f"nothing to invert for --telemetry {args.telemetry}")
+    if args.telemetry == "json":
+        from monitor.explore.telemetry import event_records
+
+        def records(s: Any) -> list[dict[str, Any]]:
+            return event_records(s, mapper, sd.model)
+    else:
+        from monitor.explore.span_telemetry import span_records
+        from monitor.sources.otlp_json import decode_otlp_view
+
+        def records(s: Any) -> list[dict[str, Any]]:
+            return span_records(s, mapper, sd.model, decode_otlp_view)
+
     out = Path(args.telemetry_dir)
     every: list[bytes] = []
     for s in scenarios:
-        lines = [msgspec.json.encode(r) for r in event_records(s, mapper, sd.model)]
+        lines = [msgspec.json.encode(r) for r in records(s)]
         write_bytes(out / f"{s.id}.jsonl", b"".join(line + b"\n" for line in lines))
         every.extend(lines)
     write_bytes(out / "all.jsonl", b"".join(line + b"\n" for line in every))

@@ -77,3 +77,25 @@ def test_itf_turns_each_violation_report_into_a_trace(tmp_path, capsys):
         doc = json.loads(Path(path).read_text())
         assert doc["#meta"]["violation"]["key"] == r["key"]
         assert read_trace(doc).steps[-1].action == r["action"]
+
+
+def test_otlp_telemetry_replays_as_collector_file_export_lines(tmp_path, capsys):
+    spans = ROOT / "tests" / "specdirs" / "payspans"
+    assert main(["generate", str(spans), "-o", str(tmp_path / "s.jsonl"), "--telemetry",
+                 "otlp", "--telemetry-dir", str(tmp_path / "tel")]) == 0
+    capsys.readouterr()
+    negative = [s for s in lines(tmp_path / "s.jsonl") if s["kind"] == "negative"]
+    rc = main(["replay", str(spans), *[str(tmp_path / "tel" / f"{s['id']}.jsonl")
+                                      for s in negative],
+               "--late-join", "strict", "--lateness", "0", "--json"])
+    assert rc == 1
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["violation_count"] == len(negative) == 6
+    assert summary["outcomes"]["unmatched"] == 0
+
+
+def test_telemetry_for_a_section_the_mapping_lacks_is_bad_usage(tmp_path, capsys):
+    assert main(["generate", str(PAYMENT), "--telemetry", "otlp", "--telemetry-dir",
+                 str(tmp_path), "--json"]) == 2
+    assert "has no `spans:` section, so there is nothing to invert for --telemetry otlp" in \
+        capsys.readouterr().err

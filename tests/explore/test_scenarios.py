@@ -15,9 +15,11 @@ from monitor.engine import EngineConfig
 from monitor.engine.transitions import fmt_args
 from monitor.explore import explore_graph
 from monitor.explore.scenarios import Scenario, expected_verdicts, generate_scenarios
+from monitor.explore.span_telemetry import span_records
 from monitor.explore.telemetry import TelemetryError, event_records
 from monitor.mapping import load_mapping
 from monitor.replay import replay
+from monitor.sources.otlp_json import decode_otlp_view
 from monitor.spec import model_of
 from monitor.specdir import load_specdir
 
@@ -172,17 +174,26 @@ def expected_of(step) -> tuple:
     return (step.expect, step.property)
 
 
-def test_replaying_the_telemetry_of_every_payment_scenario_gives_every_expected_verdict(
-        tmp_path):
-    sd = load_specdir(ROOT / "specs/payment")
+def telemetry(sd, scenario, kind):
+    if kind == "json":
+        return event_records(scenario, sd.mapping.events, sd.model)
+    return span_records(scenario, sd.mapping.spans, sd.model, decode_otlp_view)
+
+
+@pytest.mark.parametrize("specdir,kind", [("specs/payment", "json"),
+                                          ("tests/specdirs/payspans", "otlp")])
+def test_replaying_the_telemetry_of_every_scenario_gives_every_expected_verdict(
+        tmp_path, specdir, kind):
+    sd = load_specdir(ROOT / specdir)
     gen = generate_scenarios(explore_graph(sd.model))
     log = tmp_path / "all.jsonl"
     with log.open("wb") as f:
         for s in gen.scenarios:
-            for record in event_records(s, sd.mapping.events, sd.model):
+            for record in telemetry(sd, s, kind):
                 f.write(msgspec.json.encode(record) + b"\n")
     config = EngineConfig(late_join="strict", allowed_lateness=0)
-    result = replay(sd, [str(log)], config)
+    result = replay(sd, [str(log)], config,
+                    input_format="events" if kind == "json" else "otlp-json")
     reports: dict[str, list[dict]] = {}
     for line in result.reports:
         r = msgspec.json.decode(line)
