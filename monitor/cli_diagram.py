@@ -42,9 +42,8 @@ def add_commands(sub: Any) -> None:
 def run_diagram(args: argparse.Namespace) -> int:
     import json
 
-    from monitor.cli_generate import write_bytes
+    from monitor.cli_generate import explore, write_bytes
     from monitor.errors import ConfigError
-    from monitor.explore import explore_graph
     from monitor.explore.coverage import Coverage, read_coverage
     from monitor.explore.diagram import render
     from monitor.specdir import load_specdir
@@ -59,7 +58,7 @@ def run_diagram(args: argparse.Namespace) -> int:
         except ValueError as exc:
             raise ConfigError(f"{path}: not JSON: {exc}") from None
         coverage = read_coverage(doc, sd.model.fields, where=path, into=coverage)
-    graph = explore_graph(sd.model, max_states=args.max_states, max_depth=args.max_depth)
+    graph = explore(sd.model, args.max_states, args.max_depth)
     d = render(graph, fmt=args.format, coverage=coverage, labels=args.labels)
     if args.out:
         write_bytes(Path(args.out), d.text.encode())

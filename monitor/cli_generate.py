@@ -12,7 +12,7 @@ import msgspec
 
 from monitor.cli import positive_int, print_json
 
-__all__ = ["add_commands", "write_bytes", "write_json"]
+__all__ = ["add_commands", "explore", "write_bytes", "write_json"]
 
 
 def add_commands(sub: Any) -> None:
@@ -57,7 +57,6 @@ def add_commands(sub: Any) -> None:
 
 def run_generate(args: argparse.Namespace) -> int:
     from monitor.errors import ConfigError
-    from monitor.explore import explore_graph
     from monitor.explore.scenarios import generate_scenarios
     from monitor.explore.traces import scenario_to_itf
     from monitor.specdir import load_specdir
@@ -67,7 +66,7 @@ def run_generate(args: argparse.Namespace) -> int:
     if args.hidden_steps < 0:
         raise ConfigError(f"--hidden-steps must be >= 0, got {args.hidden_steps}")
     sd = load_specdir(args.specdir)
-    graph = explore_graph(sd.model, max_states=args.max_states, max_depth=args.max_depth)
+    graph = explore(sd.model, args.max_states, args.max_depth)
     gen = generate_scenarios(graph, hidden_steps=args.hidden_steps, max_steps=args.max_steps)
     lines = [msgspec.json.encode(s) for s in gen.scenarios]
     if args.out:
@@ -162,6 +161,23 @@ def run_itf(args: argparse.Namespace) -> int:
     else:
         print(f"{len(written)} ITF traces written to {args.out}")
     return 0
+
+
+def explore(model: Any, max_states: int, max_depth: int | None) -> Any:
+    """The state graph, with a progress line on stderr when it is a terminal."""
+    from monitor.explore import explore_graph
+
+    if not sys.stderr.isatty():
+        return explore_graph(model, max_states=max_states, max_depth=max_depth)
+
+    def progress(states: int, depth: int, edges: int) -> None:
+        sys.stderr.write(f"\rexploring: {states} states, depth {depth}, {edges} transitions")
+        sys.stderr.flush()
+
+    graph = explore_graph(model, max_states=max_states, max_depth=max_depth,
+                          progress=progress)
+    sys.stderr.write("\n")
+    return graph
 
 
 def write_json(path: Path, obj: Any) -> None:

@@ -31,8 +31,7 @@ from typing import Any
 import msgspec
 
 from monitor.explore.scenarios import Scenario
-from monitor.explore.telemetry import BASE_TIME, TelemetryError
-from monitor.mapping.rules import norm
+from monitor.explore.telemetry import BASE_TIME, TelemetryError, observed_steps, plain
 from monitor.mapping.span_rules import KINDS, STATUSES, SpanRule, Src
 from monitor.spec.model import SpecModel
 
@@ -48,11 +47,7 @@ def span_records(scenario: Scenario, mapper: Any, model: SpecModel,
     """One OTLP JSON request per observed step; ``mapper`` is a ``SpanMapper``."""
     key = key or scenario.key
     out = []
-    for i, step in enumerate(scenario.steps):
-        if step.hidden:
-            continue
-        act = model.actions[step.action]
-        args = tuple(step.args[p] for p in act.params)
+    for i, step, args in observed_steps(scenario, model):
         why = f"no spans: rule maps to action {step.action!r}"
         t = base_time + step.time
         for rule in (r for r in mapper.section.rules if r.action == step.action):
@@ -91,7 +86,7 @@ def _request(rule: SpanRule, key: str, args: tuple[Any, ...], t: float, sid: str
     res: dict[str, Any] = {}
     scope = ""
     for dim, values in rule.conds:
-        value = _plain(min(values, key=lambda v: json.dumps(_plain(v))))
+        value = plain(min(values, key=lambda v: json.dumps(plain(v))))
         what = dim[0]
         if what in ("name", "kind", "status"):
             span[what] = value
@@ -148,10 +143,6 @@ def _put(src: Src, value: Any, span: dict[str, Any], event: dict[str, Any],
     elif src.name == "event_name":
         event["name"] = value
     return scope
-
-
-def _plain(v: Any) -> Any:
-    return True if v is norm(True) else False if v is norm(False) else v
 
 
 def _kvs(attrs: dict[str, Any]) -> list[dict[str, Any]]:

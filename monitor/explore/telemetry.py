@@ -18,17 +18,18 @@ Hidden steps produce no record. Pure: builds dicts; the caller encodes and write
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from datetime import datetime, timezone
 from typing import Any
 
 from monitor.errors import ConfigError
-from monitor.explore.scenarios import Scenario
+from monitor.explore.scenarios import Scenario, ScenarioStep
 from monitor.mapping.events import EventMapper
 from monitor.mapping.paths import Path
 from monitor.mapping.rules import Rule, Section, norm
 from monitor.spec.model import SpecModel
 
-__all__ = ["TelemetryError", "event_records", "scenario_key"]
+__all__ = ["TelemetryError", "event_records", "observed_steps", "plain", "scenario_key"]
 
 #: event time of every scenario's start (2026-01-01T00:00:00Z): fixed, so that outputs
 #: are reproducible byte for byte
@@ -54,11 +55,7 @@ def event_records(scenario: Scenario, mapper: EventMapper, model: SpecModel,
     """One JSON object per observed step of ``scenario``."""
     section = mapper.section
     out = []
-    for i, step in enumerate(scenario.steps):
-        if step.hidden:
-            continue
-        act = model.actions[step.action]
-        args = tuple(step.args[p] for p in act.params)
+    for i, step, args in observed_steps(scenario, model):
         t = base_time + step.time
         eid = f"{scenario.id}-{i + 1}"
         why = f"no rule maps to action {step.action!r}"
@@ -79,6 +76,15 @@ def event_records(scenario: Scenario, mapper: EventMapper, model: SpecModel,
     return out
 
 
+def observed_steps(scenario: Scenario, model: SpecModel
+                   ) -> Iterator[tuple[int, ScenarioStep, tuple[Any, ...]]]:
+    """(index, step, argument tuple) of every step that is not hidden."""
+    for i, step in enumerate(scenario.steps):
+        if not step.hidden:
+            act = model.actions[step.action]
+            yield i, step, tuple(step.args[p] for p in act.params)
+
+
 def _candidates(section: Section, action: str) -> list[Rule]:
     return [r for r in section.rules if r.action == action]
 
@@ -87,8 +93,8 @@ def _build(rule: Rule, section: Section, key: str, args: tuple[Any, ...], t: flo
            eid: str) -> dict[str, Any] | None:
     obj: dict[str, Any] = {}
     for cond in rule.conds:
-        value = min(cond.values, key=lambda v: json.dumps(_plain(v)))
-        _put(obj, cond.path, _plain(value))
+        value = min(cond.values, key=lambda v: json.dumps(plain(v)))
+        _put(obj, cond.path, plain(value))
     for arg, value in zip(rule.args, args):
         if arg.source.path is None:
             if arg.source.const != value:
@@ -114,7 +120,7 @@ def _put(obj: dict[str, Any], path: Path, value: Any) -> None:
     obj[path[-1]] = value
 
 
-def _plain(v: Any) -> Any:
+def plain(v: Any) -> Any:
     """Undo ``norm``: JSON booleans are wrapped so they do not collide with 1/0."""
     return True if v is norm(True) else False if v is norm(False) else v
 

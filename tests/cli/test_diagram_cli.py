@@ -1,0 +1,45 @@
+"""`specmon diagram` end to end."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from monitor.cli import main
+from monitor.explore.coverage import coverage_doc
+
+ROOT = Path(__file__).resolve().parents[2]
+PAYMENT = ROOT / "specs" / "payment"
+FIELDS = ["status", "authorized", "captured", "refunded"]
+
+
+def test_diagram_prints_mermaid_and_dot(capsys):
+    assert main(["diagram", str(PAYMENT)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("%% Payment: 37 states, 63 transitions\nflowchart LR\n")
+    assert 's0 -->|"authorize(100)"| s1' in out
+    assert main(["diagram", str(PAYMENT), "--format", "dot", "--max-states", "3"]) == 0
+    dot = capsys.readouterr().out
+    assert dot.startswith('digraph "Payment" {') and "(cut by a bound)" in dot
+
+
+def test_diagram_with_coverage_reports_unseen_transitions_and_can_fail_on_them(tmp_path, capsys):
+    cov = tmp_path / "c.json"
+    cov.write_text(json.dumps(coverage_doc("payment", FIELDS, {
+        (("new", 0, 0, 0), "authorize", (100,), ("authorized", 100, 0, 0)): 5})))
+    assert main(["diagram", str(PAYMENT), "--coverage", str(cov), "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["coverage"]["seen"] == 1
+    assert len(summary["coverage"]["unseen"]) == summary["transitions"] - 1 == 62
+    assert 's0 -->|"authorize(100) ×5"| s1' in summary["text"]
+    assert main(["diagram", str(PAYMENT), "--coverage", str(cov), "--fail-unseen", "-o",
+                 str(tmp_path / "d.mmd")]) == 1
+    assert "coverage: 1 of 63 transitions seen" in capsys.readouterr().err
+    assert (tmp_path / "d.mmd").read_text().startswith("%% Payment")
+
+
+def test_a_coverage_file_that_is_not_one_is_bad_usage_naming_it(tmp_path, capsys):
+    bad = tmp_path / "c.json"
+    bad.write_text('{"format": "other"}')
+    assert main(["diagram", str(PAYMENT), "--coverage", str(bad)]) == 2
+    assert f"{bad}: $.format: not a specmon coverage file" in capsys.readouterr().err
