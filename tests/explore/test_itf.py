@@ -6,7 +6,7 @@ import json
 
 import msgspec
 import pytest
-from hypothesis import given
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from monitor.engine import Engine, EngineConfig
@@ -163,3 +163,28 @@ def test_a_report_whose_history_was_cut_is_marked_truncated(Payment):
     trace = report_to_itf(msgspec.to_builtins(reports[0]), model_of(Payment))
     assert trace["#meta"]["truncated"] is True
     assert [s["mbt::actionTaken"] for s in trace["states"]] == ["capture", "capture", "capture"]
+
+
+steps_strategy = st.lists(st.one_of(
+    st.tuples(st.just("authorize"), st.sampled_from([100, 250])),
+    st.tuples(st.just("capture"), st.sampled_from([50, 100, 200])),
+    st.tuples(st.just("void"), st.none()),
+    st.tuples(st.just("refund"), st.sampled_from([50, 100]))), min_size=1, max_size=10)
+
+
+@settings(max_examples=60, deadline=None)
+@given(steps_strategy)
+def test_any_violation_exported_as_itf_replays_to_the_same_violation(steps):
+    Payment = load_payment()
+    model = model_of(Payment)
+    events = [ev("k", i, a, *([] if x is None else [x])) for i, (a, x) in enumerate(steps)]
+    engine = Engine(Payment, EngineConfig(allowed_lateness=0, late_join="strict"))
+    reports = [r for r in engine.feed_many(events) + engine.flush() if r.kind != "deadline"]
+    assume(reports)
+    report = msgspec.to_builtins(reports[0])
+    trace = read_trace(json.loads(json.dumps(report_to_itf(report, model))))
+    again = Engine(Payment, EngineConfig(allowed_lateness=0, late_join="strict"))
+    replayed = [msgspec.to_builtins(r) for r in again.feed_many(itf_events(trace, model, key="k"))]
+    assert len(replayed) == 1
+    for k in ("kind", "property", "message", "time", "action", "args", "history"):
+        assert replayed[0][k] == report[k]
