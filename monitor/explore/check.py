@@ -44,6 +44,8 @@ __all__ = ["check_graph", "explore"]
 
 State = tuple[Any, ...]
 
+MAX_REPORTED_BUGS = 10  # distinct spec bugs with a counterexample each; the rest are counted
+
 
 def explore(
     spec: Any,
@@ -102,7 +104,7 @@ def check_graph(g: StateGraph, *, deadlocks: bool | None = None,
         found.append(_finding(g, sid, "deadline", model.withins[w].name,
                               _deadline_message(g, sid, w)))
     bugs = [_finding(g, sid, "spec_error", "spec_error", msg)
-            for sid, msg in list(g.error_state.items())[:10]]
+            for msg, sid in list(g.error_state.items())[:MAX_REPORTED_BUGS]]
     findings = sort_findings(found)
     return CheckResult(
         spec=model.name, mode="bfs", result=result_name(findings, bugs, g.complete),
