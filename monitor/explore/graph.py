@@ -231,6 +231,7 @@ def explore_graph(
     _add(g, model.initial, -1, 0)
     states, index, flags, depth = g.states, g.index, g.flags, g.depth
     e_src, e_lab, e_dst = g.edges.src, g.edges.label, g.edges.dst
+    src_add, lab_add, dst_add = e_src.append, e_lab.append, e_dst.append
     rej = g.rejections if rejections else None
     head = 0
     while head < len(states):
@@ -269,9 +270,9 @@ def explore_graph(
                     g.complete = False
                     continue
                 nid = _add(g, nxt, len(e_src), d + 1)
-            e_src.append(sid)
-            e_lab.append(lab)
-            e_dst.append(nid)
+            src_add(sid)
+            lab_add(lab)
+            dst_add(nid)
         if moves:
             f |= ENABLED
         flags[sid] = f

@@ -48,6 +48,7 @@ class Stepper:
         self.n = len(model.fields)
         self.freeze = model._freeze
         self.scratch = object.__new__(model.cls)  # reused: its __dict__ is swapped per step
+        self.calls = [(lab, act.fn, args) for lab, (act, args) in enumerate(labels)]
 
     def visit(self, state: State, want_rejects: bool) -> Visit:
         """The state's facts, then (unless it is terminal or breaks an invariant) every
@@ -71,24 +72,24 @@ class Stepper:
         n = self.n
         freeze = self.freeze
         general = self._general
-        for lab, (act, args) in enumerate(self.labels):
+        for lab, fn, args in self.calls:
             d = base.copy()
             obj.__dict__ = d
             missed = MISSED[0]
             try:
-                act.fn(obj, *args)
+                fn(obj, *args)
             except Rejected as r:
                 if MISSED[0] == missed:
                     if want_rejects:
                         rejects.append((lab, (r.reason,)))
                     continue
-                general(state, lab, act, args, moves, rejects, errors, want_rejects)
+                general(state, lab, moves, rejects, errors, want_rejects)
                 continue
             except Exception:
-                general(state, lab, act, args, moves, rejects, errors, want_rejects)
+                general(state, lab, moves, rejects, errors, want_rejects)
                 continue
             if MISSED[0] != missed or len(d) != n:
-                general(state, lab, act, args, moves, rejects, errors, want_rejects)
+                general(state, lab, moves, rejects, errors, want_rejects)
                 continue
             # not hashed here: the caller's index lookup hashes it anyway, and an
             # unhashable state raises TypeError there (then see ``general``)
@@ -102,9 +103,10 @@ class Stepper:
         act, args = self.labels[lab]
         return list(self.model.step(state, act, args).errors)
 
-    def _general(self, state: State, lab: int, act: ActionInfo, args: tuple[Any, ...],
-                 moves: list[tuple[int, State]], rejects: list[tuple[int, tuple[str, ...]]],
-                 errors: list[str], want_rejects: bool) -> None:
+    def _general(self, state: State, lab: int, moves: list[tuple[int, State]],
+                 rejects: list[tuple[int, tuple[str, ...]]], errors: list[str],
+                 want_rejects: bool) -> None:
+        act, args = self.labels[lab]
         step = self.model.step(state, act, args)
         moves.extend((lab, nxt) for nxt in step.successors)
         if step.rejects and not step.successors and want_rejects:
