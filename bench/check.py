@@ -12,7 +12,7 @@ run (machines here are noisy, so only ratios are meaningful):
                (edges, BFS tree, facts of every state) and the checks on it
 
 Each contender runs in its own process. Memory per state is the slope of peak RSS
-between two sizes (n=49: 250,000 states; n=78: 985,960), so fixed costs (interpreter,
+between two sizes (n=49: 250,000 states; n=78: 986,078), so fixed costs (interpreter,
 modules) cancel out.
 
     python bench/check.py [--n 78] [--small 49] [--repeat 1]

@@ -1,5 +1,5 @@
 """The benchmark spec of ``bench/check.py``: three bounded counters and a switch, about
-``2 * (n + 1) ** 3`` reachable states (n = 78: 985,960), and the same transitions as a
+``2 * (n + 1) ** 3`` reachable states (n = 78: 986,078), and the same transitions as a
 plain function on tuples (the hand-written baseline).
 
 Six actions over domains give nine (action, args) pairs per state: the explorer steps

@@ -339,3 +339,12 @@ def test_a_random_walk_reports_an_unhashable_state_as_a_spec_bug():
 
     [bug] = explore(OnlyListy, random=1).spec_errors
     assert "use tuple or frozenset" in bug.message
+
+
+def test_progress_is_reported_with_the_final_counts():
+    calls = []
+    result = explore(Unbounded, max_states=5000, progress=lambda *c: calls.append(c))
+    assert calls[-1] == (result.states, result.depth, result.edges)
+    walked = []
+    explore(Ticket, random=200, progress=lambda *c: walked.append(c))
+    assert [c[1] for c in walked] == [64, 128, 192, 200]
