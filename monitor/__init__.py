@@ -11,6 +11,7 @@ from monitor.errors import (
     SpecDefinitionError,
     SpecmonError,
 )
+from monitor.explore.check import explore
 from monitor.spec import Spec, action, choose, invariant, require, within
 
 __all__ = [
@@ -24,6 +25,7 @@ __all__ = [
     "action",
     "check_trace",
     "choose",
+    "explore",
     "invariant",
     "require",
     "within",

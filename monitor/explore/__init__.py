@@ -2,6 +2,18 @@
 
 Pure: no I/O, no clock; progress is reported through callbacks."""
 
+from monitor.explore.check import check_graph, explore
 from monitor.explore.graph import Edge, Rejection, StateGraph, explore_graph
+from monitor.explore.result import CheckResult, Finding, Step
 
-__all__ = ["Edge", "Rejection", "StateGraph", "explore_graph"]
+__all__ = [
+    "CheckResult",
+    "Edge",
+    "Finding",
+    "Rejection",
+    "StateGraph",
+    "Step",
+    "check_graph",
+    "explore",
+    "explore_graph",
+]

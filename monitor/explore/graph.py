@@ -23,8 +23,8 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, overload
 
-from monitor.explore.stepper import Stepper
-from monitor.spec.model import ActionInfo, SpecBug, SpecModel
+from monitor.explore.stepper import Stepper, labels_of
+from monitor.spec.model import ActionInfo, SpecModel
 
 __all__ = [
     "BROKEN",
@@ -181,7 +181,7 @@ class StateGraph:
     windows: dict[int, tuple[bool, ...]] = field(default_factory=dict)  # state -> open flags
     unexplored: tuple[str, ...] = ()  # actions without finite domains (complete is False)
     error_count: int = 0  # spec-bug occurrences, including repeats not kept in ``errors``
-    error_state: dict[int, str] = field(default_factory=dict)  # first bug met at a state
+    error_state: dict[str, int] = field(default_factory=dict)  # bug -> first state meeting it
 
     def path_to(self, state_id: int) -> list[Edge]:
         """The shortest path (BFS tree) from the initial state to ``state_id``."""
@@ -201,8 +201,8 @@ class StateGraph:
     def _bug(self, sid: int, message: str) -> None:
         self.flags[sid] |= ERROR
         self.error_count += 1
-        self.error_state.setdefault(sid, message)
-        if len(self.errors) < MAX_ERRORS and message not in self.errors:
+        if len(self.errors) < MAX_ERRORS and message not in self.error_state:
+            self.error_state[message] = sid
             self.errors.append(message)
 
 
@@ -223,81 +223,71 @@ def explore_graph(
     ``PROGRESS_EVERY`` expanded states. ``rejections=False`` skips recording them (a
     checker does not need them; they are most of the (state, action) pairs).
     """
-    labels: list[tuple[ActionInfo, tuple[Any, ...]]] = []
-    unexplored = []
-    for act in model.actions.values():
-        if act.domains is None:
-            unexplored.append(act.name)
-            continue
-        labels.extend((act, args) for args in act.arg_tuples())
+    labels, unexplored = labels_of(model)
     g = StateGraph(model=model, states=[], index={}, edges=EdgeList(labels),
                    rejections=RejectionList(labels), parent=Parents(), depth=array("i"),
-                   unexplored=tuple(unexplored), complete=not unexplored)
-    stepper = Stepper(model)
-    _add(g, stepper, model.initial, -1, 0)
-    states, index, flags = g.states, g.index, g.flags
+                   unexplored=unexplored, complete=not unexplored)
+    visit = Stepper(model, labels).visit
+    _add(g, model.initial, -1, 0)
+    states, index, flags, depth = g.states, g.index, g.flags, g.depth
     e_src, e_lab, e_dst = g.edges.src, g.edges.label, g.edges.dst
+    src_add, lab_add, dst_add = e_src.append, e_lab.append, e_dst.append
     rej = g.rejections if rejections else None
-    step = stepper.step
-    stop = TERMINAL | BROKEN | ERROR
     head = 0
     while head < len(states):
         sid = head
         head += 1
-        if flags[sid] & stop:
-            continue
-        d = g.depth[sid]
-        closed = (max_depth is not None and d >= max_depth)
         s = states[sid]
-        enabled = False
-        for lab, (act, args) in enumerate(labels):
-            succ, rejects, errors = step(s, act, args)
-            if errors:
-                for msg in errors:
-                    g._bug(sid, msg)
-            if not succ:
-                if rejects and rej is not None:
-                    rej.add(sid, lab, rejects)
-                continue
-            enabled = True
-            for nxt in succ:
+        facts, moves, rejects, errors = visit(s, rej is not None)
+        for msg in errors:
+            g._bug(sid, msg)
+        if facts is None:
+            continue
+        broken, wins, terminal = facts
+        f = flags[sid] | (TERMINAL if terminal else 0)
+        if broken:
+            f |= BROKEN
+            g.broken[sid] = broken
+        if True in wins:
+            f |= OPEN
+            g.windows[sid] = wins
+        if rej is not None:
+            for lab, messages in rejects:
+                rej.add(sid, lab, messages)
+        d = depth[sid]
+        closed = max_depth is not None and d >= max_depth
+        for lab, nxt in moves:
+            try:
                 nid = index.get(nxt)
-                if nid is None:
-                    if closed or len(states) >= max_states:
-                        flags[sid] |= CUT
-                        g.complete = False
-                        continue
-                    nid = _add(g, stepper, nxt, len(e_src), d + 1)
-                e_src.append(sid)
-                e_lab.append(lab)
-                e_dst.append(nid)
-        if enabled:
-            flags[sid] |= ENABLED
+            except TypeError:  # the spec left an unhashable value in the state
+                for msg in Stepper(model, labels).general(s, lab):
+                    g._bug(sid, msg)
+                f |= ERROR
+                continue
+            if nid is None:
+                if closed or len(states) >= max_states:
+                    f |= CUT
+                    g.complete = False
+                    continue
+                nid = _add(g, nxt, len(e_src), d + 1)
+            src_add(sid)
+            lab_add(lab)
+            dst_add(nid)
+        if moves:
+            f |= ENABLED
+        flags[sid] = f
         if progress is not None and head % PROGRESS_EVERY == 0:
             progress(len(states), d, len(e_src))
     if progress is not None:
-        progress(len(states), g.depth[-1], len(e_src))
+        progress(len(states), depth[-1], len(e_src))
     return g
 
 
-def _add(g: StateGraph, stepper: Stepper, state: State, parent: int, depth: int) -> int:
+def _add(g: StateGraph, state: State, parent: int, depth: int) -> int:
     sid = len(g.states)
     g.states.append(state)
     g.index[state] = sid
     g.parent.arr.append(parent)
     g.depth.append(depth)
-    try:
-        broken, wins, terminal = stepper.facts(state)
-    except SpecBug as bug:
-        g.flags.append(0)
-        g._bug(sid, str(bug))
-        return sid
-    f = TERMINAL if terminal else 0
-    if broken:
-        f |= BROKEN
-        g.broken[sid] = broken
-    if True in wins:
-        f |= OPEN
-        g.windows[sid] = wins
-    g.flags.append(f)
+    g.flags.append(0)
     return sid
