@@ -173,9 +173,12 @@ class ItfTrace:
 
 
 def read_trace(doc: Any) -> ItfTrace:
-    """Decode an ITF document; every state whose ``mbt::actionTaken`` is set and is not
-    ``"init"`` (nor empty) becomes an ``ItfStep``. Raises ``RecordError`` naming the
-    JSON path when the document is not ITF."""
+    """Decode an ITF document; every state after the first whose ``mbt::actionTaken``
+    is set (and not empty) becomes an ``ItfStep``. State 0 is the initial state, whatever
+    its init action is called (Quint: ``init``, or ``--init``'s name), except in a
+    trace whose ``#meta.truncated`` is true (specmon's export of a report whose history
+    was cut: there state 0 is the state after the oldest kept step). Raises
+    ``RecordError`` naming the JSON path when the document is not ITF."""
     if type(doc) is not dict:
         raise RecordError("malformed", f"$: an ITF trace is a JSON object, got {_kind(doc)}")
     states = doc.get("states")
@@ -202,8 +205,8 @@ def read_trace(doc: Any) -> ItfTrace:
         if type(action) is not str:
             raise RecordError("malformed", f'{where}["{ACTION_VAR}"]: expected a string, '
                               f"got {action!r}")
-        if action in ("", "init"):
-            continue
+        if action == "" or (i == 0 and not trace.meta.get("truncated")):
+            continue  # state 0 is the initial state, whatever its init action is named
         trace.steps.append(ItfStep(i, action, _picks(raw.get(PICKS_VAR), where),
                                    trace.times[i], values))
     return trace

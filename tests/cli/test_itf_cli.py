@@ -56,9 +56,9 @@ def test_an_itf_trace_is_detected_and_its_key_is_the_file_name(tmp_path, capsys)
 
 def test_a_file_that_is_not_a_usable_trace_is_counted_invalid_and_skipped(tmp_path, capsys):
     bad = tmp_path / "bad.itf.json"
-    bad.write_text('{"vars": [], "states": [{"mbt::actionTaken": "launch"}]}')
+    bad.write_text('{"vars": [], "states": [{}, {"mbt::actionTaken": "launch"}]}')
     good = tmp_path / "good.itf.json"
-    good.write_text('{"vars": [], "states": [{"mbt::actionTaken": "authorize", '
+    good.write_text('{"vars": [], "states": [{}, {"mbt::actionTaken": "authorize", '
                     '"mbt::nondetPicks": {"amount": {"#bigint": "100"}}}]}')
     assert main(["replay", str(PAYMENT), str(bad), str(good), "--format", "itf",
                  "--json"]) == 0

@@ -73,6 +73,9 @@ QUINT_TRACE = {
 
 
 def test_a_quint_mbt_trace_reads_as_its_steps_with_the_picks_that_are_some():
+    renamed = json.loads(json.dumps(QUINT_TRACE))
+    renamed["states"][0]["mbt::actionTaken"] = "Init"  # quint run --init=Init
+    assert read_trace(renamed).steps == read_trace(QUINT_TRACE).steps
     trace = read_trace(QUINT_TRACE)
     assert [(s.index, s.action, s.args, s.time) for s in trace.steps] == [
         (1, "authorize", {"amount": 100}, None), (2, "capture", {"amount": 300}, None)]
