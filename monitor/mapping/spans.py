@@ -59,6 +59,11 @@ class SpanMapper:
         self._by_event = {v: _event_picker(rs, builds) for v, rs in section.by_event.items()}
         self._any_event = _event_picker(section.any_event, builds)
         self._has_events = section.has_event_rules
+        # span events are read only in spans whose name some span event rule allows
+        # (every rule constrains `name`), else in every span: ~0.25 us per span saved
+        names = [dict(r.conds).get(("name",)) for r in section.rules if r.on_event]
+        self._event_spans: frozenset[str] | None = (
+            None if not names or None in names else frozenset().union(*names))
         dims = {d for r in section.rules for d, _ in r.conds}
         srcs = [s for r in section.rules for s in (*r.key, *(a[1] for a in r.args),
                                                    *([r.id] if hasattr(r.id, "kind") else []))]
@@ -78,6 +83,7 @@ class SpanMapper:
         by_event, any_event = self._by_event.get, self._any_event
         has_events, needs_resource, needs_scope = (self._has_events, self._needs_resource,
                                                    self._needs_scope)
+        event_spans = self._event_spans
         for rs in req.resource_spans:
             if needs_resource:
                 ctx.resource = {kv.key: any_value(kv.value) for kv in rs.resource.attributes}
@@ -90,7 +96,8 @@ class SpanMapper:
                     pick = by_name(name, any_name)
                     try:
                         ev = pick(span, name, ctx, origin) if pick is not None else None
-                        sevs = span.events if has_events else None
+                        sevs = (span.events if has_events and (
+                            event_spans is None or name in event_spans) else None)
                         if not sevs:
                             if ev is None:
                                 unmatched += 1

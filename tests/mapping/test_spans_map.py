@@ -286,3 +286,12 @@ def test_attribute_lookups_find_every_key_whatever_the_order_of_attributes(keys,
         attrs = [KeyValue(key=k, value=AnyValue(string_value=f"v-{k}")) for k in keys]
         for k, look in looks.items():
             assert look(attrs) == (f"v-{k}" if k in keys else MISSING)
+
+
+def test_span_events_are_read_only_in_the_spans_their_rules_name():
+    m = mapper("    - {when: {event: tagged, name: put}, action: close}\n")
+    assert m._event_spans == frozenset({"put"})
+    events = [("tagged", {}, T0 + 1)]
+    batch = mapped(m, span(events=events), span(name="take", events=events))
+    assert (len(batch.events), batch.unmatched) == (1, 1)
+    assert mapper("    - {when: {event: tagged}, action: close}\n")._event_spans is None
