@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -34,7 +35,7 @@ from monitor.mapping.schema import (
 from monitor.spec.model import ActionInfo, SpecModel
 
 __all__ = ["UNMAPPED", "Arg", "Cond", "Fail", "Rule", "Section", "Source", "check_action",
-           "check_params", "compile_section", "convert_const", "norm"]
+           "check_params", "compile_section", "convert_const", "index_by", "norm"]
 
 
 class _JsonBool:
@@ -291,16 +292,28 @@ def _dispatch(rules: tuple[Rule, ...]) -> tuple[Path | None, dict[Any, tuple[Rul
     if not counts:
         return None, {}, rules
     best = max(counts, key=counts.__getitem__)  # max keeps the first of equal counts
-    table: dict[Any, list[Rule]] = {}
-    default: list[Rule] = []
+    table, default = index_by(
+        rules, lambda r: next(((c, c.values) for c in r.conds if c.path == best), None))
+    return best, table, default
+
+
+def index_by(rules: Any, pick: Callable[[Any], tuple[Any, Any] | None]) -> tuple[
+        dict[Any, tuple[Any, ...]], tuple[Any, ...]]:
+    """Index rules by the values of the condition ``pick(rule)`` returns (``(condition,
+    values)``, or None when the rule has none), keeping file order; the condition is
+    removed from the indexed copies. Rules without one are candidates for every value,
+    and the default for values not in the table."""
+    table: dict[Any, list[Any]] = {}
+    default: list[Any] = []
     for r in rules:
-        cond = next((c for c in r.conds if c.path == best), None)
-        if cond is None:
+        found = pick(r)
+        if found is None:
             default.append(r)
             for entry in table.values():
                 entry.append(r)
             continue
+        cond, values = found
         rest = dataclasses.replace(r, conds=tuple(c for c in r.conds if c is not cond))
-        for v in cond.values:
+        for v in values:
             table.setdefault(v, list(default)).append(rest)
-    return best, {v: tuple(rs) for v, rs in table.items()}, tuple(default)
+    return {v: tuple(rs) for v, rs in table.items()}, tuple(default)

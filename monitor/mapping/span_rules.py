@@ -14,7 +14,6 @@ the OTLP spec's, written out below).
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,7 +21,14 @@ from msgspec import UNSET
 
 from monitor.errors import MappingError
 from monitor.mapping.convert import BadValue, Converter, to_key_part
-from monitor.mapping.rules import UNMAPPED, check_action, check_params, convert_const, norm
+from monitor.mapping.rules import (
+    UNMAPPED,
+    check_action,
+    check_params,
+    convert_const,
+    index_by,
+    norm,
+)
 from monitor.mapping.schema import SCALAR_TYPES
 from monitor.mapping.span_schema import SpanKey, SpanRuleSpec, SpanSource, SpansSection, SpanValue
 from monitor.spec.model import ActionInfo, SpecModel
@@ -263,18 +269,4 @@ def _check_reachable(rules: tuple[SpanRule, ...], check: _Check) -> None:
 
 def _dispatch(rules: list[SpanRule], dim: Dim) -> tuple[dict[Any, tuple[SpanRule, ...]],
                                                         tuple[SpanRule, ...]]:
-    """Index rules by their ``dim`` condition's values, keeping file order; rules
-    without one are candidates for every value (and for values not in the table)."""
-    table: dict[Any, list[SpanRule]] = {}
-    default: list[SpanRule] = []
-    for r in rules:
-        cond = next((c for c in r.conds if c[0] == dim), None)
-        if cond is None:
-            default.append(r)
-            for entry in table.values():
-                entry.append(r)
-            continue
-        rest = dataclasses.replace(r, conds=tuple(c for c in r.conds if c is not cond))
-        for v in cond[1]:
-            table.setdefault(v, list(default)).append(rest)
-    return {v: tuple(rs) for v, rs in table.items()}, tuple(default)
+    return index_by(rules, lambda r: next(((c, c[1]) for c in r.conds if c[0] == dim), None))
