@@ -80,9 +80,9 @@ def test_itf_turns_each_violation_report_into_a_trace(tmp_path, capsys):
 
 
 def test_otlp_telemetry_replays_as_collector_file_export_lines(tmp_path, capsys):
-    spans = ROOT / "tests" / "specdirs" / "payspans"
+    spans = ROOT / "tests" / "specdirs" / "shipping"
     assert main(["generate", str(spans), "-o", str(tmp_path / "s.jsonl"), "--telemetry",
-                 "otlp", "--telemetry-dir", str(tmp_path / "tel")]) == 0
+                 "otlp", "--telemetry-dir", str(tmp_path / "tel"), "--max-states", "60"]) == 0
     capsys.readouterr()
     negative = [s for s in lines(tmp_path / "s.jsonl") if s["kind"] == "negative"]
     rc = main(["replay", str(spans), *[str(tmp_path / "tel" / f"{s['id']}.jsonl")
@@ -95,7 +95,7 @@ def test_otlp_telemetry_replays_as_collector_file_export_lines(tmp_path, capsys)
 
 
 def test_telemetry_for_a_section_the_mapping_lacks_is_bad_usage(tmp_path, capsys):
-    assert main(["generate", str(PAYMENT), "--telemetry", "otlp", "--telemetry-dir",
-                 str(tmp_path), "--json"]) == 2
-    assert "has no `spans:` section, so there is nothing to invert for --telemetry otlp" in \
+    assert main(["generate", str(ROOT / "tests" / "specdirs" / "shipping"), "--telemetry",
+                 "json", "--telemetry-dir", str(tmp_path), "--max-states", "10"]) == 2
+    assert "has no `events:` section, so there is nothing to invert for --telemetry json" in \
         capsys.readouterr().err
