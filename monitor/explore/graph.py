@@ -21,7 +21,7 @@ from __future__ import annotations
 from array import array
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, overload
+from typing import Any, TypeVar, overload
 
 from monitor.explore.stepper import Stepper, labels_of
 from monitor.spec.model import ActionInfo, SpecModel
@@ -40,6 +40,7 @@ __all__ = [
 ]
 
 State = tuple[Any, ...]
+T = TypeVar("T")
 
 # per-state flag bits (StateGraph.flags)
 TERMINAL = 1  # terminal(): not expanded
@@ -70,7 +71,26 @@ class Rejection:
     messages: tuple[str, ...]  # the failed `require` reasons, one per choose branch
 
 
-class EdgeList(Sequence[Edge]):
+class _View(Sequence[T]):
+    """A read-only sequence computed from arrays: subclasses give ``__len__`` and
+    ``_at``; slices come back as lists."""
+
+    __slots__ = ()
+
+    def _at(self, i: int) -> T:
+        raise NotImplementedError
+
+    @overload
+    def __getitem__(self, i: int) -> T: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[T]: ...
+    def __getitem__(self, i: int | slice) -> T | list[T]:
+        if isinstance(i, slice):
+            return [self._at(j) for j in range(*i.indices(len(self)))]
+        return self._at(i)
+
+
+class EdgeList(_View[Edge]):
     """``Sequence[Edge]`` over parallel int arrays: 12 bytes an edge instead of ~120
     for an object with its boxed ints."""
 
@@ -85,13 +105,7 @@ class EdgeList(Sequence[Edge]):
     def __len__(self) -> int:
         return len(self.src)
 
-    @overload
-    def __getitem__(self, i: int) -> Edge: ...
-    @overload
-    def __getitem__(self, i: slice) -> list[Edge]: ...
-    def __getitem__(self, i: int | slice) -> Edge | list[Edge]:
-        if isinstance(i, slice):
-            return [self[j] for j in range(*i.indices(len(self)))]
+    def _at(self, i: int) -> Edge:
         act, args = self.labels[self.label[i]]
         return Edge(self.src[i], act.name, args, self.dst[i], act.hidden)
 
@@ -102,7 +116,7 @@ class EdgeList(Sequence[Edge]):
             yield Edge(s, act.name, args, d, act.hidden)
 
 
-class RejectionList(Sequence[Rejection]):
+class RejectionList(_View[Rejection]):
     """``Sequence[Rejection]`` over parallel arrays; message tuples are interned."""
 
     __slots__ = ("src", "label", "msg", "labels", "messages", "_msg_ids")
@@ -127,13 +141,7 @@ class RejectionList(Sequence[Rejection]):
     def __len__(self) -> int:
         return len(self.src)
 
-    @overload
-    def __getitem__(self, i: int) -> Rejection: ...
-    @overload
-    def __getitem__(self, i: slice) -> list[Rejection]: ...
-    def __getitem__(self, i: int | slice) -> Rejection | list[Rejection]:
-        if isinstance(i, slice):
-            return [self[j] for j in range(*i.indices(len(self)))]
+    def _at(self, i: int) -> Rejection:
         act, args = self.labels[self.label[i]]
         return Rejection(self.src[i], act.name, args, self.messages[self.msg[i]])
 
@@ -142,7 +150,7 @@ class RejectionList(Sequence[Rejection]):
             yield self[i]
 
 
-class Parents(Sequence[int | None]):
+class Parents(_View[int | None]):
     """``parent[i]``: index into ``edges`` of the edge that first reached state i, None
     for the initial state (stored as -1 in an int array)."""
 
@@ -154,13 +162,7 @@ class Parents(Sequence[int | None]):
     def __len__(self) -> int:
         return len(self.arr)
 
-    @overload
-    def __getitem__(self, i: int) -> int | None: ...
-    @overload
-    def __getitem__(self, i: slice) -> list[int | None]: ...
-    def __getitem__(self, i: int | slice) -> int | None | list[int | None]:
-        if isinstance(i, slice):
-            return [self[j] for j in range(*i.indices(len(self)))]
+    def _at(self, i: int) -> int | None:
         p = self.arr[i]
         return None if p < 0 else p
 
@@ -255,7 +257,7 @@ def explore_graph(
             for lab, messages in rejects:
                 rej.add(sid, lab, messages)
         d = depth[sid]
-        closed = max_depth is not None and d >= max_depth
+        at_limit = max_depth is not None and d >= max_depth
         for lab, nxt in moves:
             try:
                 nid = index.get(nxt)
@@ -265,7 +267,7 @@ def explore_graph(
                 f |= ERROR
                 continue
             if nid is None:
-                if closed or len(states) >= max_states:
+                if at_limit or len(states) >= max_states:
                     f |= CUT
                     g.complete = False
                     continue
