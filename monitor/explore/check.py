@@ -164,7 +164,8 @@ def _reverse(g: StateGraph) -> tuple[array, array]:  # type: ignore[type-arg]
     """Predecessors of every state as one int array in CSR form: preds of state q are
     ``preds[start[q]:start[q + 1]]``."""
     n = len(g.states)
-    src, dst = g.edges.src, g.edges.dst
+    edges = g.edges
+    dst = edges.dst
     start = array("i", bytes(4 * (n + 1)))
     for d in dst:
         start[d + 1] += 1
@@ -172,9 +173,11 @@ def _reverse(g: StateGraph) -> tuple[array, array]:  # type: ignore[type-arg]
         start[i + 1] += start[i]
     fill = array("i", start)
     preds = array("i", bytes(4 * len(dst)))
-    for s, d in zip(src, dst):
-        preds[fill[d]] = s
-        fill[d] += 1
+    for sid in range(len(edges.start)):
+        for i in edges.out(sid):
+            d = dst[i]
+            preds[fill[d]] = sid
+            fill[d] += 1
     return preds, start
 
 
