@@ -255,7 +255,8 @@ def explore_graph(
     g = StateGraph(model=model, states=[], index={}, edges=EdgeList(labels),
                    rejections=RejectionList(labels), parent=Parents(), depth=array("i"),
                    unexplored=unexplored, complete=not unexplored)
-    visit = Stepper(model, labels).visit
+    stepper = Stepper(model, labels)
+    visit = stepper.visit
     _add(g, model.initial, -1, 0)
     states, index, flags, depth = g.states, g.index, g.flags, g.depth
     e_start, e_lab, e_dst = g.edges.start, g.edges.label, g.edges.dst
@@ -289,7 +290,7 @@ def explore_graph(
             try:
                 nid = index.get(nxt)
             except TypeError:  # the spec left an unhashable value in the state
-                for msg in Stepper(model, labels).general(s, lab):
+                for msg in stepper.general(s, lab):
                     g._bug(sid, msg)
                 f |= ERROR
                 continue
