@@ -76,7 +76,7 @@ def describe(result: Any, s: dict[str, Any]) -> str:
     what = "random walks" if result.mode == "random" else "breadth-first"
     lines = [f"spec {result.spec} ({s['path']}), {what}: {result.states} states, "
              f"{result.edges} {'steps' if result.mode == 'random' else 'edges'}, depth "
-             f"{result.depth}, {s['seconds']}s ({s['states_per_second'] or '-'} states/s)"]
+             f"{result.depth}, {s['seconds']:.3f}s ({s['states_per_second'] or '-'} states/s)"]
     if result.mode == "random":
         lines.append(f"  walks: {result.walks} (seed {result.seed}, at most {result.max_depth} "
                      "steps each)")

@@ -26,6 +26,7 @@ from array import array
 from collections.abc import Callable
 from typing import Any
 
+from monitor.engine.reports import fmt_duration
 from monitor.errors import ConfigError
 from monitor.explore.graph import (
     BROKEN,
@@ -199,7 +200,7 @@ def _deadline_message(g: StateGraph, sid: int, w: int) -> str:
         how = "no action is enabled from here"
     else:
         how = "no sequence of actions from here closes it"
-    return (f"window {info.name} (within {info.seconds:g}s) opened {when}; {how}, "
+    return (f"window {info.name} (within {fmt_duration(info.seconds)}) opened {when}; {how}, "
             "so the deadline can never be met")
 
 

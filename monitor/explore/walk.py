@@ -19,6 +19,7 @@ from collections.abc import Callable
 from random import Random
 from typing import Any
 
+from monitor.engine.reports import fmt_duration
 from monitor.explore.result import CheckResult, Finding, Step, result_name
 from monitor.explore.stepper import Stepper, labels_of
 from monitor.spec.model import ActionInfo, SpecModel
@@ -87,7 +88,7 @@ class _Walker:
                 how = "the instance can end (terminal)" if terminal else "no action is enabled"
                 raise _Found(self.finding(
                     path, "deadline", info.name,
-                    f"{how} with window {info.name} (within {info.seconds:g}s) open, "
+                    f"{how} with window {info.name} (within {fmt_duration(info.seconds)}) open, "
                     "so the deadline can never be met"))
 
     def walk(self, rng: Random, length: int) -> None:
