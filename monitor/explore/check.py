@@ -26,6 +26,7 @@ from array import array
 from collections.abc import Callable
 from typing import Any
 
+from monitor.engine.reports import fmt_duration
 from monitor.errors import ConfigError
 from monitor.explore.graph import (
     BROKEN,
@@ -85,7 +86,10 @@ def check_graph(g: StateGraph, *, deadlocks: bool | None = None,
                 max_states: int = 1_000_000, max_depth: int | None = None) -> CheckResult:
     """Findings over an explored graph, each with its shortest counterexample."""
     model = g.model
-    check_deadlocks = model.has_terminal if deadlocks is None else deadlocks
+    # an action without a domain might be enabled anywhere: no state can be called
+    # stuck, no window unmeetable (invariant findings stay sound: their paths are real)
+    sound = not g.unexplored
+    check_deadlocks = sound and (model.has_terminal if deadlocks is None else deadlocks)
     found: list[Finding] = []
     seen_inv: set[str] = set()
     for sid, names in g.broken.items():  # insertion order is id order: shortest first
@@ -100,7 +104,7 @@ def check_graph(g: StateGraph, *, deadlocks: bool | None = None,
             found.append(_finding(g, sid, "deadlock", "deadlock",
                                   "no action is enabled in a state that is not terminal"
                                   + _why_stuck(model, g.states[sid])))
-    for w, sid in unmeetable_windows(g).items():
+    for w, sid in (unmeetable_windows(g) if sound else {}).items():
         found.append(_finding(g, sid, "deadline", model.withins[w].name,
                               _deadline_message(g, sid, w)))
     bugs = [_finding(g, sid, "spec_error", "spec_error", msg)
@@ -111,6 +115,7 @@ def check_graph(g: StateGraph, *, deadlocks: bool | None = None,
         complete=g.complete, states=len(g.states), edges=len(g.edges),
         depth=g.depth[-1] if len(g.depth) else 0, findings=findings, spec_errors=bugs,
         unexplored=list(g.unexplored), deadlocks_checked=check_deadlocks,
+        deadlines_checked=sound and bool(model.withins),
         max_states=max_states, max_depth=max_depth,
     )
 
@@ -164,7 +169,8 @@ def _reverse(g: StateGraph) -> tuple[array, array]:  # type: ignore[type-arg]
     """Predecessors of every state as one int array in CSR form: preds of state q are
     ``preds[start[q]:start[q + 1]]``."""
     n = len(g.states)
-    src, dst = g.edges.src, g.edges.dst
+    edges = g.edges
+    dst = edges.dst
     start = array("i", bytes(4 * (n + 1)))
     for d in dst:
         start[d + 1] += 1
@@ -172,9 +178,11 @@ def _reverse(g: StateGraph) -> tuple[array, array]:  # type: ignore[type-arg]
         start[i + 1] += start[i]
     fill = array("i", start)
     preds = array("i", bytes(4 * len(dst)))
-    for s, d in zip(src, dst):
-        preds[fill[d]] = s
-        fill[d] += 1
+    for sid in range(len(edges.start)):
+        for i in edges.out(sid):
+            d = dst[i]
+            preds[fill[d]] = sid
+            fill[d] += 1
     return preds, start
 
 
@@ -192,7 +200,7 @@ def _deadline_message(g: StateGraph, sid: int, w: int) -> str:
         how = "no action is enabled from here"
     else:
         how = "no sequence of actions from here closes it"
-    return (f"window {info.name} (within {info.seconds:g}s) opened {when}; {how}, "
+    return (f"window {info.name} (within {fmt_duration(info.seconds)}) opened {when}; {how}, "
             "so the deadline can never be met")
 
 

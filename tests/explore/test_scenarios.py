@@ -183,6 +183,7 @@ def telemetry(sd, scenario, kind):
 
 @pytest.mark.parametrize("specdir,kind,invariants", [
     ("specs/payment", "json", {"refunds_within_captures"}),
+    ("specs/payment", "otlp", {"refunds_within_captures"}),
     ("tests/specdirs/shipping", "otlp", set()),  # scans are unbounded: a cut graph
 ])
 def test_replaying_the_telemetry_of_every_scenario_gives_every_expected_verdict(
