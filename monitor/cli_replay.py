@@ -28,6 +28,9 @@ def add_commands(sub: Any) -> None:
                    + "; itf: ITF traces (Apalache, quint run --out-itf), one per file, "
                    "steps taken as actions without the mapping")
     p.add_argument("--key", help="itf: the instance key of the traces (default: file name)")
+    p.add_argument("--coverage-out", metavar="FILE",
+                   help="write transition coverage (how often each transition was taken) "
+                   "for `specmon diagram --coverage`")
     p.add_argument("--report", metavar="FILE", help="write violation reports as JSON lines")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.add_argument("--workers", type=positive_int, default=1,
@@ -105,11 +108,30 @@ def run_replay(args: argparse.Namespace) -> int:
     summary = result.summary()
     if args.report:
         summary["report"] = args.report
+    if args.coverage_out:
+        write_coverage(args.coverage_out, specdir, result)
+        summary["coverage"] = args.coverage_out
     if args.json:
         print_json(summary)
     else:
         _print_summary(summary, result.reports)
     return result.exit_code
+
+
+def write_coverage(path: str, specdir: Any, result: Any) -> None:
+    from pathlib import Path
+
+    from monitor.cli_generate import write_json
+    from monitor.explore.coverage import canonical, coverage_doc
+
+    counts: dict[Any, int] = {}
+    for src, action, args, dst, n in result.transitions:
+        k = (canonical(src), action, canonical(args), canonical(dst))
+        counts[k] = counts.get(k, 0) + n
+    uncounted = {k: int(result.engine.get(f"transitions_{k}", 0))
+                 for k in ("ambiguous", "overflow")}
+    write_json(Path(path), coverage_doc(specdir.name, specdir.model.fields, counts,
+                                        uncounted=uncounted))
 
 
 def _print_summary(s: dict[str, Any], reports: list[bytes]) -> None:

@@ -42,6 +42,9 @@ class ReplayResult:
     peak_instances: int = 0
     reports: list[bytes] = field(default_factory=list)  # encoded JSON lines, in order
     seconds: float = 0.0
+    #: transition coverage: [from state, action, args, to state, count] rows
+    #: (``Engine.transition_counts``; lists, so that they cross process pipes as they are)
+    transitions: list[list[Any]] = field(default_factory=list)
 
     @property
     def violation_count(self) -> int:
@@ -197,8 +200,13 @@ def _result(pipe: Pipeline, reports: list[bytes]) -> ReplayResult:
         spec=pipe.specdir.name, records=pipe.records, outcomes=pipe.outcomes(),
         invalid=dict(pipe.invalid), engine=counters.as_dict(), violations=violations,
         live_instances=pipe.engine.live_instances, reports=reports,
-        peak_instances=pipe.engine.peak_instances,
+        peak_instances=pipe.engine.peak_instances, transitions=transition_rows(pipe.engine),
     )
+
+
+def transition_rows(engine: Any) -> list[list[Any]]:
+    return [[src, action, args, dst, n]
+            for (src, action, args, dst), n in engine.transition_counts().items()]
 
 
 def _worker(specdir: SpecDir, paths: Sequence[str], config: EngineConfig | None,
@@ -251,6 +259,8 @@ def _merge(name: str, parts: list[ReplayResult]) -> ReplayResult:
                 d = out.violations.setdefault(kind, {})
                 d[prop] = d.get(prop, 0) + n
         out.reports.extend(part.reports)
+        out.transitions.extend(part.transitions)  # a transition seen by two shards: summed
+        # when the coverage file is read
     # one order whatever the sharding: by event time, then key
     out.reports.sort(key=lambda line: _order(line))
     return out

@@ -22,7 +22,7 @@ from monitor.errors import RecordError
 from monitor.explore.itf import read_trace
 from monitor.explore.traces import itf_events
 from monitor.pipeline import BadRecord
-from monitor.replay import ReplayResult, _merge
+from monitor.replay import ReplayResult, _merge, transition_rows
 from monitor.sinks.reports import encode_report
 from monitor.sources.files import open_input
 from monitor.specdir import SpecDir
@@ -54,19 +54,17 @@ def trace_key(path: str) -> str:
 
 
 def replay_itf(specdir: SpecDir, paths: Sequence[str], config: EngineConfig | None = None,
-               *, key: str | None = None, on_bad: BadRecord | None = None,
-               engines: list[Engine] | None = None) -> ReplayResult:
-    """Check each trace; ``engines`` (if given) receives each trace's finished engine
-    (for per-transition counts)."""
+               *, key: str | None = None, on_bad: BadRecord | None = None) -> ReplayResult:
+    """Check each trace on an engine of its own; results add up."""
     start = time.perf_counter()
-    parts = [_one(specdir, path, config, key, on_bad, engines) for path in paths]
+    parts = [_one(specdir, path, config, key, on_bad) for path in paths]
     result = _merge(specdir.name, parts) if parts else ReplayResult(spec=specdir.name)
     result.seconds = time.perf_counter() - start
     return result
 
 
 def _one(specdir: SpecDir, path: str, config: EngineConfig | None, key: str | None,
-         on_bad: BadRecord | None, engines: list[Engine] | None) -> ReplayResult:
+         on_bad: BadRecord | None) -> ReplayResult:
     engine = Engine(specdir.model, config, name=specdir.name)
     result = ReplayResult(spec=specdir.name, records=1)
     with open_input(path) as f:
@@ -98,6 +96,5 @@ def _one(specdir: SpecDir, path: str, config: EngineConfig | None, key: str | No
     result.live_instances = engine.live_instances
     result.peak_instances = engine.peak_instances
     result.reports = [encode_report(r) for r in reports]
-    if engines is not None:
-        engines.append(engine)
+    result.transitions = transition_rows(engine)
     return result

@@ -6,6 +6,7 @@ states by their field values, not by ids (ids depend on the order of exploration
 ```json
 {"format": "specmon-coverage/1", "spec": "payment",
  "fields": ["status", "authorized", "captured", "refunded"],
+ "uncounted": {"ambiguous": 0, "overflow": 0},
  "transitions": [
    {"from": ["new", 0, 0, 0], "action": "authorize", "args": [100],
     "to": ["authorized", 100, 0, 0], "count": 12}]}
@@ -13,6 +14,7 @@ states by their field values, not by ids (ids depend on the order of exploration
 
 ``from``/``to`` list the field values in ``fields`` order, ``args`` the arguments in
 parameter order (tuples as arrays, as JSON has them). Counts from several files add up.
+``uncounted`` (optional): steps the engine could not attribute to one transition.
 
 Pure: values in, values out; the caller reads and writes the file.
 """
@@ -44,13 +46,23 @@ def canonical(v: Any) -> Any:
     return v
 
 
-def coverage_doc(spec: str, fields: Iterable[str], counts: Mapping[Transition, int]
-                 ) -> dict[str, Any]:
-    """The coverage file's content for ``counts``."""
-    return {"format": FORMAT, "spec": spec, "fields": list(fields), "transitions": [
-        {"from": list(canonical(src)), "action": action, "args": list(canonical(args)),
-         "to": list(canonical(dst)), "count": n}
-        for (src, action, args, dst), n in counts.items()]}
+def coverage_doc(spec: str, fields: Iterable[str], counts: Mapping[Transition, int],
+                 *, uncounted: Mapping[str, int] | None = None) -> dict[str, Any]:
+    """The coverage file's content for ``counts`` (keys with Python values: tuples,
+    frozensets); the same transition under two spellings is summed. ``uncounted``: steps
+    the engine could not attribute to one transition (``ambiguous``: from or to several
+    candidate states; ``overflow``: past its table's bound)."""
+    merged: Coverage = {}
+    for (src, action, args, dst), n in counts.items():
+        k = (canonical(src), action, canonical(args), canonical(dst))
+        merged[k] = merged.get(k, 0) + n
+    doc: dict[str, Any] = {"format": FORMAT, "spec": spec, "fields": list(fields)}
+    if uncounted is not None:
+        doc["uncounted"] = dict(uncounted)
+    doc["transitions"] = [
+        {"from": list(src), "action": action, "args": list(args), "to": list(dst), "count": n}
+        for (src, action, args, dst), n in merged.items()]
+    return doc
 
 
 def read_coverage(doc: Any, fields: Iterable[str], *, where: str = "coverage",

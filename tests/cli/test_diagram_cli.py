@@ -43,3 +43,22 @@ def test_a_coverage_file_that_is_not_one_is_bad_usage_naming_it(tmp_path, capsys
     bad.write_text('{"format": "other"}')
     assert main(["diagram", str(PAYMENT), "--coverage", str(bad)]) == 2
     assert f"{bad}: $.format: not a specmon coverage file" in capsys.readouterr().err
+
+
+def test_replaying_the_generated_telemetry_takes_every_transition_but_the_violating_ones(
+        tmp_path, capsys):
+    assert main(["generate", str(PAYMENT), "-o", str(tmp_path / "s.jsonl"), "--telemetry",
+                 "json", "--telemetry-dir", str(tmp_path / "tel")]) == 0
+    assert main(["replay", str(PAYMENT), str(tmp_path / "tel" / "all.jsonl"), "--late-join",
+                 "strict", "--coverage-out", str(tmp_path / "c.json")]) == 1
+    doc = json.loads((tmp_path / "c.json").read_text())
+    assert doc["uncounted"] == {"ambiguous": 0, "overflow": 0}
+    capsys.readouterr()
+    assert main(["diagram", str(PAYMENT), "--coverage", str(tmp_path / "c.json"), "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    # a step into a state that breaks an invariant is a violation, never a transition
+    # the monitor takes: those are exactly the transitions left unseen
+    unseen = summary["coverage"]["unseen"]
+    assert summary["coverage"]["seen"] + len(unseen) == summary["transitions"] == 63
+    assert len(unseen) == 8 and all("refund(" in u for u in unseen)
+    assert summary["coverage"]["outside_graph"] == 0
