@@ -50,6 +50,10 @@ class EngineConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     #: costs a few hundred bytes, and value-rich states (amounts, counters) are rarely
     #: reused, so a large table mostly holds garbage
     memo_size: int = 20_000
+    #: distinct (state, action, args, state) transitions counted for coverage
+    #: (``Engine.transition_counts``); each costs ~300 B. Past it, steps are counted in
+    #: ``transitions_overflow``: amounts and other value-rich arguments are unbounded
+    max_transitions: int = 10_000
 
     def __post_init__(self) -> None:
         # msgspec checks the Literals when decoding a config file, not in __init__: a typo
@@ -67,6 +71,8 @@ class EngineConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
                      "max_dedup_ids", "max_finished", "adopt_max_states"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"engine.{name} must be >= 1, got {getattr(self, name)!r}")
+        if self.max_transitions < 0:
+            raise ConfigError(f"engine.max_transitions must be >= 0, got {self.max_transitions!r}")
         if self.hidden_steps < 0:
             raise ConfigError(f"engine.hidden_steps must be >= 0, got {self.hidden_steps!r}")
         if self.history > 255:

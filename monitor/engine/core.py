@@ -47,6 +47,7 @@ from monitor.engine.transitions import (
     SPEC_ERROR,
     UNEXPECTED,
     Cut,
+    Edge,
     Node,
     Post,
     Transitions,
@@ -57,6 +58,7 @@ from monitor.spec.model import ActionInfo, SpecModel, model_of
 __all__ = ["Engine"]
 
 Report = Violation | SpecErrorReport
+State = tuple[Any, ...]
 _KIND = {UNEXPECTED: "unexpected", INVARIANT: "invariant"}
 
 
@@ -69,7 +71,8 @@ class Engine(Deadlines):
         self.name = name or model.name
         self.config = cfg
         self.trans = Transitions(model, hidden_steps=cfg.hidden_steps,
-                                 max_states=cfg.max_states, memo_size=cfg.memo_size)
+                                 max_states=cfg.max_states, memo_size=cfg.memo_size,
+                                 max_edges=cfg.max_transitions)
         self.adopter = Adopter(self.trans, cfg.adopt_max_states)
         self.actions = model.actions
         self.action_list: list[ActionInfo] = list(model.actions.values())
@@ -284,21 +287,29 @@ class Engine(Deadlines):
                 if act is None or act.hidden:
                     self.counters.unknown_action += 1
                     return
-                result = self.trans.step(node, act, ev.args)
-            if result.__class__ is Node:
-                # hot path: an allowed step to a memoised successor set
-                c = self.counters
-                c.applied += 1
-                inst.node = result
-                t = ev.time
-                push_history(inst, t, self.action_index[ev.action], ev.args, self._history,
-                             self._fold)
-                if result.terminal:
-                    self._finish(key, result, t)
-                elif result.flags is not node.flags or inst.win is not None or result.opens:
-                    self._windows(inst, key, result.flags, t)
+                result = self.trans.move(node, act, ev.args)
+            cls = result.__class__
+            if cls is Edge:  # hot path: one state to one state, counted as coverage
+                result.n += 1
+                result = result.dst
+            elif cls is Node:  # from or to several states, or past the coverage cap
+                if len(node.states) == 1 and len(result.states) == 1:
+                    self.counters.transitions_overflow += 1
+                else:
+                    self.counters.transitions_ambiguous += 1
+            else:
+                self._slow(inst, key, ev, result, out)
                 return
-            self._slow(inst, key, ev, result, out)
+            c = self.counters
+            c.applied += 1
+            inst.node = result
+            t = ev.time
+            push_history(inst, t, self.action_index[ev.action], ev.args, self._history,
+                         self._fold)
+            if result.terminal:
+                self._finish(key, result, t)
+            elif result.flags is not node.flags or inst.win is not None or result.opens:
+                self._windows(inst, key, result.flags, t)
             return
         self._first(key, ev, out)
 
@@ -314,6 +325,7 @@ class Engine(Deadlines):
         if result.__class__ is Cut:
             self.counters.overflow += 1
             self.counters.overflow_states += result.dropped
+            self.counters.transitions_ambiguous += 1  # several successors: not one edge
             self._advance(inst, key, ev, act, result.node)
         elif result.kind == SPEC_ERROR:
             self._spec_error(key, ev, act, result.prop, result.message, out)
@@ -336,7 +348,12 @@ class Engine(Deadlines):
             self._admit(key, fin)
             self._apply(ev, out)
             return
-        result = self.trans.step(self.initial_node, act, ev.args)
+        result = self.trans.move(self.initial_node, act, ev.args)
+        if result.__class__ is Edge:
+            result.n += 1
+            result = result.dst
+        elif result.__class__ is Node:
+            self._uncounted(self.initial_node, result)
         if result.__class__ is Node or result.__class__ is Cut:
             inst = self._new_instance(key, self.initial_node, ev.time)
             self._slow(inst, key, ev, result, out) if result.__class__ is Cut else \
@@ -362,6 +379,7 @@ class Engine(Deadlines):
                 if result.__class__ is Cut:
                     self._slow(inst, key, ev, result, out)
                 else:
+                    self._uncounted(before, result)
                     self._advance(inst, key, ev, act, result)
                 return
         # ignore, or nothing reachable allows the step: no false alarm, stop tracking
@@ -380,6 +398,22 @@ class Engine(Deadlines):
             self._finish(key, node, t)
         elif node.flags is not old.flags or inst.win is not None or node.opens:
             self._windows(inst, key, node.flags, t)
+
+    def _uncounted(self, src: Node, dst: Node) -> None:
+        """An allowed step memoised as a plain node: from or to several candidate
+        states (ambiguous), or one-to-one past the coverage table's cap (overflow)."""
+        if len(src.states) == 1 and len(dst.states) == 1:
+            self.counters.transitions_overflow += 1
+        else:
+            self.counters.transitions_ambiguous += 1
+
+    def transition_counts(self) -> dict[tuple[State, str, tuple[Any, ...], State], int]:
+        """Transition coverage: events per (state, action, args, successor state), for
+        steps from a one-state candidate set to a one-state set. Steps from or to larger
+        sets are counted in ``counters.transitions_ambiguous``; one-to-one steps not
+        counted because ``max_transitions`` distinct entries were already held, in
+        ``counters.transitions_overflow``. Saved in snapshots."""
+        return {k: e.n for k, e in self.trans.edges.items() if e.n}
 
     def _finish(self, key: str, node: Node, t: float) -> None:
         inst = self.instances.pop(key)

@@ -29,6 +29,8 @@ COUNTER_NAMES = (
     "expired",  # instances forgotten after instance_ttl without events
     "evicted_capacity",  # instances forgotten because max_instances was reached
     "deadline_timers_compacted",
+    "transitions_ambiguous",  # allowed steps from or to several candidate states
+    "transitions_overflow",  # one-to-one steps past max_transitions distinct entries
 )
 
 

@@ -1,8 +1,8 @@
 """Snapshot/restore of the whole engine state to bytes (msgpack).
 
 Contents: instances (states, history, windows, mode), finished instances, deadline
-timers, the reorder buffer, remembered event ids, watermark, source positions and
-counters. State sets are written once each into a table and referenced by index, so a
+timers, the reorder buffer, remembered event ids, watermark, source positions,
+counters and transition coverage (at most ``max_transitions`` entries). State sets are written once each into a table and referenced by index, so a
 snapshot of many instances in few distinct states stays small. Memo tables are not
 saved: they are caches and refill on demand.
 
@@ -21,6 +21,7 @@ import msgspec
 
 from monitor.engine.events import Event
 from monitor.engine.instance import Instance, tuplify
+from monitor.engine.transitions import Edge
 from monitor.errors import SnapshotError
 from monitor.spec.model import SpecModel
 
@@ -52,6 +53,8 @@ class _Snap(msgspec.Struct, array_like=True):
     #: when stale timers are next compacted (so a restored engine compacts, and counts
     #: ``deadline_timers_compacted``, exactly as the original would have)
     timer_limit: int = 4096
+    #: transition coverage, in first-seen order: (state, action, args, state, events)
+    coverage: list[tuple[int, str, list[Any], int, int]] = []
 
 
 _encoder = msgspec.msgpack.Encoder()
@@ -63,18 +66,18 @@ def dump(engine: Engine) -> bytes:
     states: list[Any] = []
     sets: list[list[int]] = []
 
+    def state_id(s: Any) -> int:
+        j = state_ids.get(s)
+        if j is None:
+            j = state_ids[s] = len(states)
+            states.append(list(s))
+        return j
+
     def set_id(ss: tuple[Any, ...]) -> int:
         i = set_ids.get(ss)
         if i is None:
-            refs = []
-            for s in ss:
-                j = state_ids.get(s)
-                if j is None:
-                    j = state_ids[s] = len(states)
-                    states.append(list(s))
-                refs.append(j)
             i = set_ids[ss] = len(sets)
-            sets.append(refs)
+            sets.append([state_id(s) for s in ss])
         return i
 
     def row(k: str, i: Instance) -> tuple[Any, ...]:
@@ -83,6 +86,8 @@ def dump(engine: Engine) -> bytes:
 
     instances = [row(k, i) for k, i in engine.instances.items()]
     finished = [row(k, i) for k, i in engine.finished.items()]
+    coverage = [(state_id(src), action, list(args), state_id(dst), edge.n)
+                for (src, action, args, dst), edge in engine.trans.edges.items()]
     snap = _Snap(
         version=VERSION, spec=engine.model.name, fields=list(engine.model.fields),
         max_time=engine.max_time, floor=engine.floor, next_sweep=engine.next_sweep,
@@ -91,7 +96,7 @@ def dump(engine: Engine) -> bytes:
         buffer=[(t, seq, ev) for t, seq, ev in engine.buffer.entries()],
         dedup=engine.dedup.items(), timers=list(engine.timers),
         positions=dict(engine.positions), counters=engine.counters.as_dict(),
-        timer_limit=engine._timer_limit,
+        timer_limit=engine._timer_limit, coverage=coverage,
     )
     return _encoder.encode(snap)
 
@@ -140,6 +145,11 @@ def load(engine: Engine, data: bytes) -> None:
     engine.positions = dict(snap.positions)
     engine.counters.load(snap.counters)
     engine._timer_limit = snap.timer_limit
+    # counts without their memo entries: the next computation of a step picks its edge up
+    engine.trans.edges.update(
+        ((table[src], action, tuplify(args), table[dst]), Edge(None, n))
+        for src, action, args, dst, n in snap.coverage
+    )
 
 
 def _thaw_event(ev: Event) -> Event:

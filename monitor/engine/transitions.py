@@ -9,6 +9,12 @@ no spec code runs. A node also caches what the engine asks of every set (open
 ``within`` windows, terminal). Tables are bounded: the intern table is cleared when
 full (nodes still held by instances stay valid), and each node's memo is capped.
 
+Transition coverage rides on the memo: an allowed step from a one-state set to a
+one-state set is memoised as an ``Edge`` that the engine bumps on every event taking it
+(one attribute increment), registered once per distinct (state, action, args, state)
+up to ``max_edges``. Steps from or to larger sets stay plain ``Node`` memo entries, and
+the engine counts them as ambiguous.
+
 Pure: no I/O, no clock.
 """
 
@@ -18,7 +24,8 @@ from typing import Any
 
 from monitor.spec.model import ActionInfo, SpecBug, SpecModel
 
-__all__ = ["INVARIANT", "OK", "SPEC_ERROR", "UNEXPECTED", "Cut", "Node", "Post", "Transitions"]
+__all__ = ["INVARIANT", "OK", "SPEC_ERROR", "UNEXPECTED", "Cut", "Edge", "Node", "Post",
+           "Transitions"]
 
 State = tuple[Any, ...]
 States = tuple[State, ...]
@@ -65,16 +72,37 @@ class Cut:
         self.dropped = dropped
 
 
+class Edge:
+    """A memoised step from a one-state set to a one-state set: the successor ``dst``
+    and ``n``, how many events took it. Registered in ``Transitions.edges`` under
+    (state, action, args, state), so its count outlives the memo entry; one registered
+    edge serves every node holding the same state (the intern table may hold several
+    after a clear). ``dst`` is None only for counts restored from a snapshot until the
+    step is computed again."""
+
+    __slots__ = ("dst", "n")
+
+    def __init__(self, dst: Node | None, n: int = 0) -> None:
+        self.dst = dst
+        self.n = n
+
+
 Result = Node | Post | Cut
+Entry = Edge | Node | Post | Cut  # what a node's memo holds
+EdgeKey = tuple[State, str, tuple[Any, ...], State]
 
 
 class Transitions:
     def __init__(self, model: SpecModel, *, hidden_steps: int, max_states: int,
-                 memo_size: int) -> None:
+                 memo_size: int, max_edges: int = 10_000) -> None:
         self.model = model
         self.hidden_steps = hidden_steps if model.hidden else 0
         self.max_states = max_states
         self.memo_size = memo_size
+        self.max_edges = max_edges
+        #: transition coverage: (state, action, args, state) -> its edge, in first-seen
+        #: order; never shrinks, at most ``max_edges`` (later ones stay uncounted nodes)
+        self.edges: dict[EdgeKey, Edge] = {}
         self._nodes: dict[States, Node] = {}
         self._closure: dict[State, tuple[State, ...]] = {}
         self._facts: dict[State, tuple[tuple[str, ...], tuple[bool, ...], bool]] = {}
@@ -90,19 +118,38 @@ class Transitions:
         return hit
 
     def step(self, node: Node, act: ActionInfo, args: tuple[Any, ...]) -> Result:
-        """The memoised step; engine hot paths inline the lookup and call this on a miss."""
+        """The memoised step, not counted as coverage (history folds, adoption)."""
+        entry = self.move(node, act, args)
+        return entry.dst if entry.__class__ is Edge else entry  # type: ignore[union-attr,return-value]
+
+    def move(self, node: Node, act: ActionInfo, args: tuple[Any, ...]) -> Entry:
+        """The memo entry for a step; engine hot paths inline the lookup and call this
+        on a miss. An ``Edge`` is the caller's to count."""
         moves = node.moves.get(act.name)
         if moves is not None:
             hit = moves.get(args)
             if hit is not None:
-                return hit
+                return hit  # type: ignore[no-any-return]
         else:
             moves = node.moves[act.name] = {}
-        result = self._compute(node.states, act, args)
+        entry: Entry = self._compute(node.states, act, args)
+        if entry.__class__ is Node and len(node.states) == 1 and len(entry.states) == 1:  # type: ignore[union-attr]
+            entry = self._edge(node.states[0], act.name, args, entry)  # type: ignore[arg-type]
         if len(moves) >= MOVES_PER_NODE:
             moves.clear()
-        moves[args] = result
-        return result
+        moves[args] = entry
+        return entry
+
+    def _edge(self, src: State, action: str, args: tuple[Any, ...], dst: Node) -> Edge | Node:
+        key = (src, action, args, dst.states[0])
+        edge = self.edges.get(key)
+        if edge is None:
+            if len(self.edges) >= self.max_edges:
+                return dst  # table full: the engine counts the step as overflow
+            edge = self.edges[key] = Edge(dst)
+        elif edge.dst is None:
+            edge.dst = dst
+        return edge
 
     def _compute(self, states: States, act: ActionInfo, args: tuple[Any, ...]) -> Result:
         model = self.model

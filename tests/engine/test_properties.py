@@ -121,6 +121,14 @@ def run(spec: type, events: list[Event], cfg: EngineConfig) -> tuple[Engine, lis
 # -- (a) the engine agrees with the reference checker ------------------------------------
 
 
+def assert_every_step_counted_once(engine: Engine) -> None:
+    """Transition coverage accounts for every allowed step exactly once."""
+    c = engine.counters
+    counted = sum(engine.transition_counts().values())
+    assert counted + c.transitions_ambiguous + c.transitions_overflow == c.applied
+
+
+
 @SETTINGS
 @given(events=traces("payment"), late_join=st.sampled_from(["strict", "adopt", "ignore"]),
        after=st.sampled_from(["quarantine", "restart"]), lateness=st.sampled_from([0.0, 20.0]))
@@ -134,6 +142,7 @@ def test_payment_verdicts_equal_the_reference_checker(Payment, events, late_join
     assert verdicts(reports) == sorted(expected)
     assert engine.counters.violations == len(expected)
     assert engine.counters.late == 0 and engine.counters.spec_errors == 0
+    assert_every_step_counted_once(engine)
 
 
 @SETTINGS
@@ -143,10 +152,11 @@ def test_payment_verdicts_equal_the_reference_checker(Payment, events, late_join
 def test_hidden_steps_and_choose_verdicts_equal_the_reference_checker(events, hidden,
                                                                       late_join, after):
     cfg = config("job", hidden_steps=hidden, late_join=late_join, after_violation=after)
-    _engine, reports = run(Job, events, cfg)
+    engine, reports = run(Job, events, cfg)
     expected = reference.check(model_of(Job), events, hidden_steps=hidden, late_join=late_join,
                                after_violation=after, instance_ttl=cfg.instance_ttl)
     assert verdicts(reports) == sorted(expected)
+    assert_every_step_counted_once(engine)
 
 
 @SETTINGS
@@ -215,6 +225,7 @@ def test_snapshot_restore_at_any_points_continues_exactly(Payment, name, data, l
                       max_dedup_ids=data.draw(st.integers(1, 4)),
                       dedup_window=data.draw(st.sampled_from([0.0, 5.0, 40.0])),
                       history=data.draw(st.integers(1, 3)),
+                      max_transitions=data.draw(st.integers(0, 3)),
                       late_events=data.draw(st.sampled_from(["drop", "apply"])))
     cfg = config(name, allowed_lateness=lateness, after_violation=after, hidden_steps=1,
                  **bounds)
@@ -232,6 +243,7 @@ def test_snapshot_restore_at_any_points_continues_exactly(Payment, name, data, l
     assert reports == whole_reports  # same verdicts, messages, histories and states
     assert engine.counters.as_dict() == whole.counters.as_dict()
     assert list(engine.finished) == list(whole.finished)
+    assert engine.transition_counts() == whole.transition_counts()
     assert list(engine.instances) == list(whole.instances)
     assert engine.snapshot() == whole.snapshot()
 
