@@ -205,10 +205,8 @@ def _result(pipe: Pipeline, reports: list[bytes]) -> ReplayResult:
 
 
 def transition_rows(engine: Any) -> list[list[Any]]:
-    counts = getattr(engine, "transition_counts", None)  # TODO(lead): always there after perf
-    if counts is None:
-        return []
-    return [[src, action, args, dst, n] for (src, action, args, dst), n in counts().items()]
+    return [[src, action, args, dst, n]
+            for (src, action, args, dst), n in engine.transition_counts().items()]
 
 
 def _worker(specdir: SpecDir, paths: Sequence[str], config: EngineConfig | None,
