@@ -67,3 +67,17 @@ def test_replaying_the_generated_telemetry_takes_every_transition_but_the_violat
                                     f"{e.dst}" for e in graph.edges if e.dst in graph.broken)
     assert len(unseen) == 7
     assert summary["coverage"]["outside_graph"] == 0
+
+
+def test_coverage_is_the_same_whether_replay_runs_on_one_worker_or_two(tmp_path, capsys):
+    log = ROOT / "specs" / "payment" / "samples" / "clean.jsonl"
+    docs = []
+    for workers in ("1", "2"):
+        out = tmp_path / f"c{workers}.json"
+        assert main(["replay", str(PAYMENT), str(log), "--workers", workers,
+                     "--coverage-out", str(out)]) == 0
+        doc = json.loads(out.read_text())
+        doc["transitions"].sort(key=json.dumps)
+        docs.append(doc)
+    assert docs[0] == docs[1] and len(docs[0]["transitions"]) > 3
+    capsys.readouterr()
