@@ -195,3 +195,10 @@ def test_the_bundled_trace_sample_shows_both_violations(capsys):
     found = {(kind, prop): n for kind, props in summary["violations"].items()
              for prop, n in props.items() if n}
     assert found == {("invariant", "refunds_within_captures"): 1, ("unexpected", "refund"): 1}
+
+
+def test_validate_says_which_sections_the_mapping_has(capsys):
+    assert main(["validate", str(PAYMENT), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["sections"] == ["events", "spans"]
+    assert main(["validate", str(SHIPPING)]) == 0
+    assert capsys.readouterr().out.endswith("; maps spans\n")
