@@ -122,3 +122,13 @@ def _escape(text: str) -> str:
     import re
 
     return re.escape(text)
+
+
+def test_long_values_and_large_requests_survive_the_protobuf_encoding():
+    from tests.otlp import SECOND, T0, SpanSpec, otlp_json, request
+
+    specs = [SpanSpec("s", {"big": "x" * 20_000, "n": -1, "f": 2.5, "b": False}, T0,
+                      T0 + SECOND)] * 3
+    req = request(specs)
+    assert req.ByteSize() > 60_000
+    assert decode_otlp_json(otlp_json(req)) == req
