@@ -1,6 +1,7 @@
 """OTLP JSON views (``otlp_json``) encoded to protobuf wire format, so that protobuf
 parses them into a real ``ExportTraceServiceRequest`` in C: setting fields one by one
-from Python costs ~18 us per span with 10 attributes, this ~6 us.
+from Python costs ~18 us per span with 10 attributes, this ~15 us, most of it saved by
+caching the encoding of attributes that repeat (the same key and value).
 
 Field numbers are those of opentelemetry-proto's ``trace.proto`` and ``common.proto``
 (a test checks the result equals the message protobuf itself builds). Scalars at their
