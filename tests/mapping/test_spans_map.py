@@ -295,3 +295,14 @@ def test_span_events_are_read_only_in_the_spans_their_rules_name():
     batch = mapped(m, span(events=events), span(name="take", events=events))
     assert (len(batch.events), batch.unmatched) == (1, 1)
     assert mapper("    - {when: {event: tagged}, action: close}\n")._event_spans is None
+
+
+def test_each_resource_of_a_request_selects_its_own_spans():
+    m = mapper("    - {when: {name: put, resource: {service.name: boxes}}, action: close}\n",
+               head="  key: [{resource: service.name}, box.id]\n")
+    req = request([span()], service="crates")
+    req.resource_spans.extend(request([span(), span()], service="boxes").resource_spans)
+    req.resource_spans.extend(request([span()], service="crates").resource_spans)
+    batch = m.map_request(req)
+    assert [e.key for e in batch.events] == ["boxes/b1", "boxes/b1"]
+    assert (batch.spans, batch.unmatched) == (4, 2)
