@@ -110,6 +110,10 @@ class SpanMapper:
                     except RecordError as exc:
                         _reject(batch, span, exc)
                         continue
+                    except RecursionError:  # an array attribute nested ~1000 deep
+                        _reject(batch, span, RecordError(
+                            "bad_arg", "an attribute value is nested too deeply"))
+                        continue
                     if ev is not None:
                         mine.append(ev)
                     if mine:

@@ -198,6 +198,8 @@ def decode_otlp_view(body: bytes) -> ExportTraceServiceRequestView:
         raise RecordError("malformed", _with_path_first(str(exc))) from None
     except (msgspec.DecodeError, UnicodeDecodeError) as exc:
         raise RecordError("malformed", f"$: not JSON: {exc}") from None
+    except RecursionError:
+        raise RecordError("malformed", "$: values nested too deeply") from None
     return req
 
 
@@ -210,7 +212,11 @@ def decode_otlp_json(body: bytes) -> Any:
 
     from monitor.sources.otlp_wire import encode_request
 
-    return ExportTraceServiceRequest.FromString(encode_request(decode_otlp_view(body)))
+    view = decode_otlp_view(body)
+    try:
+        return ExportTraceServiceRequest.FromString(encode_request(view))
+    except RecursionError:
+        raise RecordError("malformed", "$: values nested too deeply") from None
 
 
 def _with_path_first(message: str) -> str:

@@ -132,3 +132,12 @@ def test_long_values_and_large_requests_survive_the_protobuf_encoding():
     req = request(specs)
     assert req.ByteSize() > 60_000
     assert decode_otlp_json(otlp_json(req)) == req
+
+
+def test_values_nested_too_deeply_are_a_malformed_record_not_a_crash():
+    deep = b'{"stringValue": "x"}'
+    for _ in range(3000):
+        deep = b'{"arrayValue": {"values": [' + deep + b"]}}"
+    body = SPAN % (b'{"attributes": [{"key": "a", "value": ' + deep + b"}]}")
+    with pytest.raises(RecordError, match=r"^\$: values nested too deeply$"):
+        decode_otlp_view(body)
