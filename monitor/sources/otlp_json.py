@@ -24,7 +24,7 @@ Errors are ``RecordError`` (cause ``malformed``) naming the JSON path, e.g.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 from msgspec import UNSET, UnsetType, field
@@ -64,6 +64,13 @@ class _View(msgspec.Struct, rename="camel", gc=False):
     pass
 
 
+#: protobuf's unsigned field types: out-of-range values are malformed, as in protobuf
+#: (times up to 2**63 - 1 ns, the year 2262: msgspec's bounds must fit an int64)
+Fixed64 = Annotated[int, msgspec.Meta(ge=0, le=2**63 - 1)]
+UInt32 = Annotated[int, msgspec.Meta(ge=0, le=2**32 - 1)]
+Enum = Annotated[int, msgspec.Meta(ge=0, le=2**31 - 1)]
+
+
 class ArrayValue(_View):
     values: list[AnyValue] = []
 
@@ -76,7 +83,7 @@ class AnyValue(_View):
     """One of the value fields is set (none: an empty value, JSON null)."""
 
     string_value: str | UnsetType = UNSET
-    int_value: int | UnsetType = UNSET
+    int_value: Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)] | UnsetType = UNSET
     double_value: float | UnsetType = UNSET
     bool_value: bool | UnsetType = UNSET
     array_value: ArrayValue | UnsetType = UNSET
@@ -108,17 +115,17 @@ class KeyValue(_View):
 
 class Status(_View):
     message: str = ""
-    code: int = 0
+    code: Enum = 0
 
 
 NO_STATUS = Status()
 
 
 class Event(_View):
-    time_unix_nano: int = 0
+    time_unix_nano: Fixed64 = 0
     name: str = ""
     attributes: list[KeyValue] = []
-    dropped_attributes_count: int = 0
+    dropped_attributes_count: UInt32 = 0
 
 
 class Link(_View):
@@ -126,8 +133,8 @@ class Link(_View):
     span_id: SpanId = SpanId()
     trace_state: str = ""
     attributes: list[KeyValue] = []
-    dropped_attributes_count: int = 0
-    flags: int = 0
+    dropped_attributes_count: UInt32 = 0
+    flags: UInt32 = 0
 
 
 class SpanView(_View):
@@ -135,17 +142,17 @@ class SpanView(_View):
     span_id: SpanId = SpanId()
     trace_state: str = ""
     parent_span_id: SpanId = SpanId()
-    flags: int = 0
+    flags: UInt32 = 0
     name: str = ""
-    kind: int = 0
-    start_time_unix_nano: int = 0
-    end_time_unix_nano: int = 0
+    kind: Enum = 0
+    start_time_unix_nano: Fixed64 = 0
+    end_time_unix_nano: Fixed64 = 0
     attributes: list[KeyValue] = []
-    dropped_attributes_count: int = 0
+    dropped_attributes_count: UInt32 = 0
     events: list[Event] = []
-    dropped_events_count: int = 0
+    dropped_events_count: UInt32 = 0
     links: list[Link] = []
-    dropped_links_count: int = 0
+    dropped_links_count: UInt32 = 0
     #: absent: the shared ``NO_STATUS`` (so the wire encoder can tell absent from
     #: ``{}``, which protobuf keeps apart)
     status: Status = field(default_factory=lambda: NO_STATUS)
@@ -155,7 +162,7 @@ class Scope(_View):
     name: str = ""
     version: str = ""
     attributes: list[KeyValue] = []
-    dropped_attributes_count: int = 0
+    dropped_attributes_count: UInt32 = 0
 
 
 NO_SCOPE = Scope()
@@ -169,7 +176,7 @@ class ScopeSpans(_View):
 
 class Resource(_View):
     attributes: list[KeyValue] = []
-    dropped_attributes_count: int = 0
+    dropped_attributes_count: UInt32 = 0
 
 
 NO_RESOURCE = Resource()

@@ -141,3 +141,15 @@ def test_values_nested_too_deeply_are_a_malformed_record_not_a_crash():
     body = SPAN % (b'{"attributes": [{"key": "a", "value": ' + deep + b"}]}")
     with pytest.raises(RecordError, match=r"^\$: values nested too deeply$"):
         decode_otlp_view(body)
+
+
+@pytest.mark.parametrize("span, message", [
+    (b'{"endTimeUnixNano": "-5"}', f"{AT}.endTimeUnixNano: Expected `int` >= 0"),
+    (b'{"flags": 4294967296}', f"{AT}.flags: Expected `int` <= 4294967295"),
+    (b'{"kind": -1}', f"{AT}.kind: Expected `int` >= 0"),
+    (b'{"attributes": [{"key": "a", "value": {"intValue": "9223372036854775808"}}]}',
+     f"{AT}.attributes[0].value.intValue: Expected `int` <= 9223372036854775807"),
+])
+def test_numbers_out_of_their_protobuf_range_are_malformed(span, message):
+    with pytest.raises(RecordError, match="^" + _escape(message) + "$"):
+        decode_otlp_json(SPAN % span)
