@@ -13,7 +13,7 @@ from __future__ import annotations
 import multiprocessing
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,7 +24,7 @@ from monitor.errors import RecordError
 from monitor.pipeline import BadRecord, Pipeline
 from monitor.sinks.reports import encode_report
 from monitor.sources.files import FileOrigin, LineReader, input_size
-from monitor.sources.trace_files import format_of
+from monitor.sources.trace_files import InputFormat, format_of
 from monitor.specdir import SpecDir
 
 __all__ = ["ReplayResult", "replay"]
@@ -87,7 +87,9 @@ def replay(specdir: SpecDir, paths: Sequence[str], config: EngineConfig | None =
     ``monitor.sources.trace_files.FORMATS`` or ``auto`` (detected per file)."""
     start = time.perf_counter()
     for path in paths:  # a bad format or a missing section stops before any work
-        Pipeline.check_section(specdir, format_of(path, input_format).kind)
+        section = format_of(path, input_format).section
+        if section is not None:
+            Pipeline.check_section(specdir, section)
     if workers <= 1:
         result = _run(specdir, paths, config, on_bad, progress, shard=None, sync=None,
                       input_format=input_format)
@@ -107,11 +109,7 @@ def _run(specdir: SpecDir, paths: Sequence[str], config: EngineConfig | None,
     done = 0
     for path in paths:
         fmt = format_of(path, input_format)
-        if fmt.kind == "spans":
-            assert fmt.read is not None
-            _replay_spans(pipe, fmt.read(path), shard, reports, progress, done, total)
-        else:
-            _replay_json(pipe, path, shard, reports, progress, done, total)
+        LOOPS[fmt.kind](pipe, fmt, path, shard, reports, progress, done, total)
         done += input_size(path)
         engine.set_position(path, "end")
     if sync is not None:  # sharded: agree on the max event time before the final flush
@@ -124,9 +122,9 @@ def _run(specdir: SpecDir, paths: Sequence[str], config: EngineConfig | None,
     return _result(pipe, reports)
 
 
-def _replay_json(pipe: Pipeline, path: str, shard: tuple[int, int] | None,
-                 reports: list[bytes], progress: Progress | None, done: int,
-                 total: int) -> None:
+def _replay_json(pipe: Pipeline, fmt: InputFormat, path: str,
+                 shard: tuple[int, int] | None, reports: list[bytes],
+                 progress: Progress | None, done: int, total: int) -> None:
     mapper = pipe.events_mapper()
     # Pipeline.feed_json inlined: this loop runs once per record
     map_bytes = mapper.map_bytes
@@ -161,11 +159,13 @@ def _replay_json(pipe: Pipeline, path: str, shard: tuple[int, int] | None,
     pipe.unmatched += unmatched
 
 
-def _replay_spans(pipe: Pipeline, requests: Iterator[tuple[Any, Any]],
+def _replay_spans(pipe: Pipeline, fmt: InputFormat, path: str,
                   shard: tuple[int, int] | None, reports: list[bytes],
                   progress: Progress | None, done: int, total: int) -> None:
     """Sharded, every worker maps every request (a span's key is known only once its
     rule is found) but feeds only its keys' events; worker 0 alone counts records."""
+    assert fmt.read is not None
+    requests = fmt.read(path)
     map_request, apply = pipe.spans_mapper().map_request, pipe.apply
     counts = shard is None or shard[0] == 0
     n = 0
@@ -186,6 +186,10 @@ def _replay_spans(pipe: Pipeline, requests: Iterator[tuple[Any, Any]],
         reports.extend(encode_report(r) for r in apply(events))
         if progress is not None and not n & 0xF:
             progress(done, total, pipe.records)
+
+
+#: InputFormat.kind -> the loop that replays one file of that kind
+LOOPS: dict[str, Callable[..., None]] = {"events": _replay_json, "spans": _replay_spans}
 
 
 def _result(pipe: Pipeline, reports: list[bytes]) -> ReplayResult:

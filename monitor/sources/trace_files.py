@@ -13,7 +13,9 @@ read is yielded as a ``RecordError`` in place of the request, with its origin, s
 caller counts it and goes on; a truncated protobuf file ends with one such error.
 
 A new format is one ``InputFormat`` in ``FORMATS`` (a reader and, for ``auto``, a
-sniffer of the first bytes); ``kind`` says which loop of ``monitor.replay`` feeds it.
+sniffer of the first bytes; ``FORMATS`` is tried in order and ``events`` comes last,
+taking whatever nothing else claims); its ``kind`` says which loop of
+``monitor.replay.LOOPS`` feeds it (a new kind of record is a new loop there).
 """
 
 from __future__ import annotations
@@ -125,9 +127,15 @@ def read_jaeger_file(path: str) -> Iterator[tuple[Any, Any]]:
 
 @dataclass(frozen=True, slots=True)
 class InputFormat:
+    """``kind`` names the loop of ``monitor.replay.LOOPS`` that feeds it ("events": raw
+    JSON lines; "spans": trace requests); ``section`` is the mapping section it needs
+    (None: none); ``read`` yields (record, origin) pairs (None: the loop reads the file
+    itself, as the events fast path does); ``sniff`` sees the first 4 KiB."""
+
     name: str
-    kind: str  # "events": raw JSON lines for ``events:``; "spans": requests for ``spans:``
-    read: Reader | None  # None: the replay loop reads lines itself (the events fast path)
+    kind: str
+    section: str | None
+    read: Reader | None
     sniff: Callable[[bytes], bool]
     help: str
 
@@ -146,14 +154,14 @@ def _is_proto(head: bytes) -> bool:
 
 
 FORMATS: dict[str, InputFormat] = {f.name: f for f in (
-    InputFormat("otlp-proto", "spans", read_otlp_proto, _is_proto,
+    InputFormat("otlp-proto", "spans", "spans", read_otlp_proto, _is_proto,
                 "length-prefixed ExportTraceServiceRequest messages"),
-    InputFormat("otlp-json", "spans", read_otlp_json_lines,
+    InputFormat("otlp-json", "spans", "spans", read_otlp_json_lines,
                 lambda head: _first_key(head) == b"resourceSpans",
                 "OTLP JSON lines (Collector file exporter)"),
-    InputFormat("jaeger", "spans", read_jaeger_file,
+    InputFormat("jaeger", "spans", "spans", read_jaeger_file,
                 lambda head: _first_key(head) == b"data", "Jaeger JSON export"),
-    InputFormat("events", "events", None, lambda head: True,
+    InputFormat("events", "events", "events", None, lambda head: True,
                 "JSON lines of events (the events: mapping)"),
 )}
 
