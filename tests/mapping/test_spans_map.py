@@ -329,3 +329,30 @@ def test_an_array_attribute_nested_deeper_than_python_recurses_rejects_its_span(
         sys.setrecursionlimit(limit)
     assert (batch.rejected, batch.causes) == (1, {"bad_arg": 1})
     assert batch.error.endswith("an attribute value is nested too deeply")
+
+
+class _Spy:
+    """A span that records which of its fields the mapper reads."""
+
+    def __init__(self, span: Any, seen: set[str]) -> None:
+        self._span, self._seen = span, seen
+
+    def __getattr__(self, name: str) -> Any:
+        self._seen.add(name)
+        return getattr(self._span, name)
+
+
+def test_the_mapper_reads_only_the_fields_its_rules_need():
+    from types import SimpleNamespace as NS
+
+    req = request(payment("p1", T0, refunds=[5]))
+    seen: set[str] = set()
+    spies = [_Spy(s, seen) for s in req.resource_spans[0].scope_spans[0].spans]
+    fake = NS(resource_spans=[NS(resource=None, scope_spans=[NS(scope=None, spans=spies)])])
+    mapper_ = load_specdir(PAYMENT).mapping.spans
+    batch = mapper_.map_request(fake)
+    assert [e.action for e in batch.events] == ["authorize", "capture", "refund"]
+    # no links, parent ids, start times, flags, trace state, dropped counts: and never
+    # the whole span (no ListFields, no conversion to a dict)
+    assert seen == {"name", "attributes", "kind", "status", "end_time_unix_nano", "span_id",
+                    "trace_id", "events"}
