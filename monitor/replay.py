@@ -167,6 +167,7 @@ def _replay_spans(pipe: Pipeline, fmt: InputFormat, path: str,
     rule is found) but feeds only its keys' events; worker 0 alone counts records."""
     assert fmt.read is not None
     requests = fmt.read(path)
+    position = getattr(requests, "position", None)  # bytes read, when the reader knows
     map_request, apply = pipe.spans_mapper().map_request, pipe.apply
     counts = shard is None or shard[0] == 0
     n = 0
@@ -186,7 +187,7 @@ def _replay_spans(pipe: Pipeline, fmt: InputFormat, path: str,
             events = [ev for ev in events if hash(ev.key) % workers == i]
         reports.extend(encode_report(r) for r in apply(events))
         if progress is not None and not n & 0xF:
-            progress(done, total, pipe.records)
+            progress(done + (position() if position else 0), total, pipe.records)
 
 
 #: InputFormat.kind -> the loop that replays one file of that kind

@@ -24,12 +24,12 @@ import re
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import IO, Any
 
 import msgspec
 
 from monitor.errors import ConfigError, RecordError
-from monitor.sources.files import FileOrigin, LineReader, open_input
+from monitor.sources.files import FileOrigin, open_input
 from monitor.sources.jaeger import SpanOrigin, read_jaeger
 from monitor.sources.otlp_json import decode_otlp_view
 
@@ -59,11 +59,37 @@ def _broken(exc: BaseException, where: str) -> RecordError:
     return RecordError("malformed", f"{where}: cannot read on: {type(exc).__name__}: {exc}")
 
 
-def read_otlp_json_lines(path: str) -> Iterator[tuple[Any, Any]]:
+class Records:
+    """The (record, origin) pairs a reader yields from one file (plain or gzip), and
+    ``position()``: how many bytes of the file on disk have been read (progress)."""
+
+    def __init__(self, path: str, read: Callable[[str, IO[bytes]], Iterator[tuple[Any, Any]]]):
+        self._file = open_input(path)
+        self._raw = getattr(self._file, "fileobj", None) or self._file
+        self._it = read(path, self._file)
+
+    def __iter__(self) -> Iterator[tuple[Any, Any]]:
+        with self._file:
+            yield from self._it
+
+    def position(self) -> int:
+        try:
+            return int(self._raw.tell())
+        except (OSError, ValueError):
+            return 0
+
+
+def read_otlp_json_lines(path: str) -> Records:
     """(request view, ``FileOrigin``) per non-blank line."""
+    return Records(path, _json_lines)
+
+
+def _json_lines(path: str, f: IO[bytes]) -> Iterator[tuple[Any, Any]]:
     lineno = 0
     try:
-        for raw, lineno in LineReader(path):
+        for lineno, raw in enumerate(f, 1):
+            if raw.isspace():
+                continue
             try:
                 yield decode_otlp_view(raw), FileOrigin(path, lineno)
             except RecordError as exc:
@@ -72,48 +98,51 @@ def read_otlp_json_lines(path: str) -> Iterator[tuple[Any, Any]]:
         yield _broken(exc, f"after line {lineno}"), FileOrigin(path, lineno + 1)
 
 
-def read_otlp_proto(path: str) -> Iterator[tuple[Any, Any]]:
+def read_otlp_proto(path: str) -> Records:
     """(``ExportTraceServiceRequest``, ``MessageOrigin``) per length-prefixed message."""
+    return Records(path, _proto_messages)
+
+
+def _proto_messages(path: str, f: IO[bytes]) -> Iterator[tuple[Any, Any]]:
     from google.protobuf.message import DecodeError
     from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
         ExportTraceServiceRequest,
     )
 
     parse = ExportTraceServiceRequest.FromString
-    with open_input(path) as f:
-        read = f.read
-        index = offset = 0
-        while True:
-            origin = MessageOrigin(path, index)
-            try:
-                head = read(4)
-                size = int.from_bytes(head, "big")
-                body = read(size) if len(head) == 4 and size <= MAX_MESSAGE else b""
-            except _BROKEN as exc:  # a damaged gzip stream: what came before was read
-                yield _broken(exc, f"byte {offset}"), origin
-                return
-            if not head:
-                return
-            if len(head) < 4:
-                yield RecordError("malformed", f"byte {offset}: truncated length prefix "
-                                  f"({len(head)} of 4 bytes)"), origin
-                return
-            if size > MAX_MESSAGE:
-                yield RecordError("malformed", f"byte {offset}: length prefix {size} is over "
-                                  f"{MAX_MESSAGE} bytes: not a length-prefixed OTLP protobuf "
-                                  "file, or corrupt from here on"), origin
-                return
-            if len(body) < size:
-                yield RecordError("malformed", f"byte {offset}: truncated message ({len(body)} "
-                                  f"of {size} bytes)"), origin
-                return
-            try:
-                yield parse(body), origin
-            except DecodeError as exc:
-                yield RecordError("malformed", f"byte {offset}: not an "
-                                  f"ExportTraceServiceRequest: {exc}"), origin
-            index += 1
-            offset += 4 + size
+    read = f.read
+    index = offset = 0
+    while True:
+        origin = MessageOrigin(path, index)
+        try:
+            head = read(4)
+            size = int.from_bytes(head, "big")
+            body = read(size) if len(head) == 4 and size <= MAX_MESSAGE else b""
+        except _BROKEN as exc:  # a damaged gzip stream: what came before was read
+            yield _broken(exc, f"byte {offset}"), origin
+            return
+        if not head:
+            return
+        if len(head) < 4:
+            yield RecordError("malformed", f"byte {offset}: truncated length prefix "
+                              f"({len(head)} of 4 bytes)"), origin
+            return
+        if size > MAX_MESSAGE:
+            yield RecordError("malformed", f"byte {offset}: length prefix {size} is over "
+                              f"{MAX_MESSAGE} bytes: not a length-prefixed OTLP protobuf "
+                              "file, or corrupt from here on"), origin
+            return
+        if len(body) < size:
+            yield RecordError("malformed", f"byte {offset}: truncated message ({len(body)} "
+                              f"of {size} bytes)"), origin
+            return
+        try:
+            yield parse(body), origin
+        except DecodeError as exc:
+            yield RecordError("malformed", f"byte {offset}: not an "
+                              f"ExportTraceServiceRequest: {exc}"), origin
+        index += 1
+        offset += 4 + size
 
 
 def read_jaeger_file(path: str) -> Iterator[tuple[Any, Any]]:

@@ -202,3 +202,17 @@ def test_validate_says_which_sections_the_mapping_has(capsys):
     assert json.loads(capsys.readouterr().out)["sections"] == ["events", "spans"]
     assert main(["validate", str(SHIPPING)]) == 0
     assert capsys.readouterr().out.endswith("; maps spans\n")
+
+
+def test_progress_on_a_trace_file_advances_with_the_bytes_read(tmp_path):
+    from monitor.replay import replay
+    from monitor.specdir import load_specdir
+
+    many = [request(payment(f"p{i}", T0 + i)) for i in range(40)]
+    path = write_otlp_proto(tmp_path / "t.bin", many)
+    calls: list[tuple[int, int, int]] = []
+    replay(load_specdir(PAYMENT), [str(path)], progress=lambda *a: calls.append(a))
+    size = path.stat().st_size
+    done = [d for d, _total, _n in calls]
+    assert len(calls) >= 3 and done == sorted(done) and 0 < done[0] < size
+    assert calls[-1] == (size, size, 80)
