@@ -132,18 +132,14 @@ def test_a_rule_of_spans_never_shadows_a_rule_of_span_events():
     load(spans("    - {when: {}, action: slam}\n    - {when: {event: x}, action: slam}\n"))
 
 
-def test_a_section_key_or_id_that_reads_span_events_needs_event_rules_or_overrides():
-    with pytest.raises(MappingError, match=r"^door\.yaml: \$\.spans\.key: reads a span event "
-                                           r"\(\{event: \.\.\.\} or \{field: event_name\}\), "
+@pytest.mark.parametrize("head, field", [
+    ("  key: {field: event_name}\n", "key"),
+    ("  key: door.id\n  id: {event: op}\n", "id"),
+])
+def test_a_section_key_or_id_that_reads_span_events_needs_event_rules_or_overrides(head, field):
+    with pytest.raises(MappingError, match=rf"^door\.yaml: \$\.spans\.{field}: reads a span "
+                                           r"event \(\{event: \.\.\.\} or \{field: event_name\}\), "
                                            r"but rules\[0\] has no `when\.event`; give it its "
-                                           r"own `key:`$"):
-        load(spans("    - {when: {name: slam}, action: slam}\n",
-                   head="  key: {field: event_name}\n"))
-    with pytest.raises(MappingError, match=r"^door\.yaml: \$\.spans\.id: reads a span event "
-                                           r"\(\{event: \.\.\.\} or \{field: event_name\}\), "
-                                           r"but rules\[0\] has no `when\.event`; give it its "
-                                           r"own `id:`$"):
-        load(spans("    - {when: {name: slam}, action: slam}\n",
-                   head="  key: door.id\n  id: {event: op}\n"))
-    load(spans("    - {when: {event: slammed}, action: slam}\n",
-               head="  key: {field: event_name}\n  id: {event: op}\n"))
+                                           rf"own `{field}:`$"):
+        load(spans("    - {when: {name: slam}, action: slam}\n", head=head))
+    load(spans("    - {when: {event: slammed}, action: slam}\n", head=head))
