@@ -270,19 +270,27 @@ def test_the_result_round_trips_through_json():
     assert result.to_dict()["findings"][0]["steps"][0]["action"] == "open"
 
 
+class Free(Spec):
+    """``set`` has no domain, so it cannot be explored."""
+
+    n: int = 0
+
+    @action
+    def set(self, value: int):
+        self.n = value
+
+    @action
+    def bump(self):
+        require(self.n == 0, "once")
+        self.n = 1
+
+    closes = within(60, start=lambda s: s.n == 1, end=lambda s: s.n == 2)
+
+    def terminal(self):
+        return self.n == 2
+
+
 def test_an_action_without_a_domain_is_not_explored_and_the_search_is_incomplete():
-    class Free(Spec):
-        n: int = 0
-
-        @action
-        def set(self, value: int):
-            self.n = value
-
-        @action
-        def bump(self):
-            require(self.n == 0, "once")
-            self.n = 1
-
     result = explore(Free)
     assert result.unexplored == ["set"] and not result.complete
     assert (result.result, result.states) == ("bounded", 2)
@@ -351,23 +359,6 @@ def test_progress_is_reported_with_the_final_counts():
 
 
 def test_with_an_unexplored_action_no_state_is_called_stuck_or_a_window_unmeetable():
-    class Free(Spec):
-        n: int = 0
-
-        @action
-        def set(self, value: int):
-            self.n = value
-
-        @action
-        def bump(self):
-            require(self.n == 0, "once")
-            self.n = 1
-
-        closes = within(60, start=lambda s: s.n == 1, end=lambda s: s.n == 2)
-
-        def terminal(self):
-            return self.n == 2
-
     for result in (explore(Free, deadlocks=True), explore(Free, random=5, deadlocks=True)):
         assert result.findings == [] and result.result == "bounded"
         assert not result.deadlocks_checked and not result.deadlines_checked
