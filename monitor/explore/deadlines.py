@@ -26,7 +26,6 @@ from __future__ import annotations
 from array import array
 from dataclasses import dataclass
 
-from monitor.engine.reports import fmt_duration
 from monitor.explore.graph import BROKEN, CUT, ENABLED, ERROR, TERMINAL, Edge, StateGraph
 
 __all__ = ["Breach", "window_breaches"]
@@ -139,6 +138,14 @@ def _reverse(g: StateGraph) -> tuple[array, array]:  # type: ignore[type-arg]
             preds[fill[d]] = sid
             fill[d] += 1
     return preds, start
+
+
+def fmt_duration(seconds: float) -> str:
+    # imported here: the engine package costs ~50 ms to import, and `import monitor`
+    # (which exports explore) should not pay it unless a deadline is reported
+    from monitor.engine.reports import fmt_duration as fmt
+
+    return fmt(seconds)
 
 
 def _never_message(g: StateGraph, sid: int, w: int) -> str:
