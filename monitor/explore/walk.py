@@ -1,0 +1,160 @@
+"""Random walks for specs too large to explore exhaustively.
+
+Each walk starts in the initial state and takes uniformly random enabled steps (every
+action, hidden ones too, over its domains; every ``choose`` branch is a separate
+option), for at most ``max_depth`` steps (default ``DEFAULT_WALK_LENGTH``) or until it
+reaches a terminal state. The first finding stops the search: a state breaking an
+invariant, a deadlock (same rule as the exhaustive check), a terminal or deadlocked
+state with a ``within`` window open, or a spec bug. The counterexample is the walk with
+its loops cut out (a revisited state drops the steps in between), so it is a real path
+but not necessarily the shortest. A walk cannot see the other ``within`` breach (a
+window no continuation closes): that needs the whole graph.
+
+Seeded: the same seed gives the same walks. Pure: no I/O, no clock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from random import Random
+from typing import Any
+
+from monitor.explore.result import CheckResult, Finding, Step, result_name
+from monitor.explore.stepper import Stepper
+from monitor.spec.model import ActionInfo, SpecBug, SpecModel
+
+__all__ = ["DEFAULT_WALK_LENGTH", "random_walks"]
+
+State = tuple[Any, ...]
+Label = tuple[ActionInfo, tuple[Any, ...]]
+
+DEFAULT_WALK_LENGTH = 100
+PROGRESS_EVERY = 64  # walks between progress callbacks
+
+
+class _Found(Exception):
+    def __init__(self, finding: Finding) -> None:
+        self.finding = finding
+
+
+class _Walker:
+    def __init__(self, model: SpecModel, max_states: int, check_deadlocks: bool) -> None:
+        self.model = model
+        self.stepper = Stepper(model)
+        self.labels: list[Label] = [(a, args) for a in model.actions.values()
+                                    if a.domains is not None for args in a.arg_tuples()]
+        # memo of each visited state's moves and facts, bounded by max_states; the
+        # count of distinct states visited is its size
+        self.moves: dict[State, tuple[list[tuple[int, State]], Any]] = {}
+        self.max_states = max_states
+        self.check_deadlocks = check_deadlocks
+        self.steps = 0
+        self.longest = 0
+
+    def visit(self, state: State, path: list[tuple[int, State]]) -> list[tuple[int, State]]:
+        known = self.moves.get(state)
+        if known is not None:
+            return known[0]
+        try:
+            facts = self.stepper.facts(state)
+        except SpecBug as bug:
+            raise _Found(self.finding(path, "spec_error", "spec_error", str(bug))) from None
+        broken, wins, terminal = facts
+        if broken:
+            raise _Found(self.finding(path, "invariant", broken[0],
+                                      f"invariant {broken[0]} does not hold"))
+        moves: list[tuple[int, State]] = []
+        if not terminal:
+            for lab, (act, args) in enumerate(self.labels):
+                succ, _rejects, errors = self.stepper.step(state, act, args)
+                if errors:
+                    raise _Found(self.finding(path, "spec_error", "spec_error", errors[0]))
+                moves.extend((lab, nxt) for nxt in succ)
+        if not moves:
+            self._dead_end(state, path, wins, terminal)
+        if len(self.moves) < self.max_states:
+            self.moves[state] = (moves, facts)
+        return moves
+
+    def _dead_end(self, state: State, path: list[tuple[int, State]], wins: tuple[bool, ...],
+                  terminal: bool) -> None:
+        if not terminal and self.check_deadlocks:
+            raise _Found(self.finding(path, "deadlock", "deadlock",
+                                      "no action is enabled in a state that is not terminal"))
+        for w, is_open in enumerate(wins):
+            if is_open:
+                info = self.model.withins[w]
+                how = "the instance can end (terminal)" if terminal else "no action is enabled"
+                raise _Found(self.finding(
+                    path, "deadline", info.name,
+                    f"{how} with window {info.name} (within {info.seconds:g}s) open, "
+                    "so the deadline can never be met"))
+
+    def walk(self, rng: Random, length: int) -> None:
+        state = self.model.initial
+        path: list[tuple[int, State]] = []  # (label, state after), loops cut out
+        where: dict[State, int] = {state: 0}  # state -> length of path when it was last there
+        for _ in range(length):
+            moves = self.visit(state, path)
+            if not moves:
+                break
+            lab, state = moves[rng.randrange(len(moves))]
+            self.steps += 1
+            back = where.get(state)
+            if back is not None:  # a loop: the counterexample need not go round it
+                for _lab, s in path[back:]:
+                    where.pop(s, None)
+                del path[back:]
+                where[state] = back
+            else:
+                path.append((lab, state))
+                where[state] = len(path)
+            self.longest = max(self.longest, len(path))
+        else:
+            self.visit(state, path)  # the last state's facts are checked too
+
+    def finding(self, path: list[tuple[int, State]], kind: str, prop: str, msg: str) -> Finding:
+        steps = []
+        for n, (lab, state) in enumerate(path, 1):
+            act, args = self.labels[lab]
+            steps.append(Step(n=n, action=act.name, args=dict(zip(act.params, args)),
+                              hidden=act.hidden, state=self.model.as_dict(state)))
+        return Finding(kind=kind, property=prop, message=msg,
+                       initial=self.model.as_dict(self.model.initial), steps=steps,
+                       shortest=False)
+
+
+def random_walks(
+    model: SpecModel,
+    *,
+    walks: int,
+    seed: int = 0,
+    max_depth: int | None = None,
+    max_states: int = 1_000_000,
+    deadlocks: bool | None = None,
+    progress: Callable[[int, int, int], None] | None = None,
+) -> CheckResult:
+    check_deadlocks = model.has_terminal if deadlocks is None else deadlocks
+    walker = _Walker(model, max_states, check_deadlocks)
+    rng = Random(seed)
+    length = DEFAULT_WALK_LENGTH if max_depth is None else max_depth
+    findings: list[Finding] = []
+    bugs: list[Finding] = []
+    done = 0
+    try:
+        for done in range(1, walks + 1):
+            walker.walk(rng, length)
+            if progress is not None and done % PROGRESS_EVERY == 0:
+                progress(len(walker.moves), done, walker.steps)
+    except _Found as found:
+        (bugs if found.finding.kind == "spec_error" else findings).append(found.finding)
+    if progress is not None:
+        progress(len(walker.moves), done, walker.steps)
+    unexplored = [a.name for a in model.actions.values() if a.domains is None]
+    return CheckResult(
+        spec=model.name, mode="random", result=result_name(findings, bugs, False),
+        complete=False, states=len(walker.moves), edges=walker.steps, depth=walker.longest,
+        findings=findings, spec_errors=bugs, unexplored=unexplored,
+        deadlocks_checked=check_deadlocks, max_states=max_states, max_depth=length,
+        walks=done, seed=seed,
+    )
