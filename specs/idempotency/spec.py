@@ -37,6 +37,7 @@ class Idempotency(Spec):
     running: int = 0  # requests past the check, executing the charge
     charges: int = 0  # charges made at the card processor under this key
     waiting: int = 0  # requests the gateway has not answered yet
+    resent: int = 0  # requests the gateway re-sent upstream on its own
 
     @action(retry=RETRIES)
     def request(self, retry: int):
@@ -54,6 +55,16 @@ class Idempotency(Spec):
         require(self.queued > 0, "no request is waiting for the idempotency check")
         self.queued -= 1
         self._decide()
+
+    @action(hidden=True)
+    def resend(self):
+        """The gateway re-sends an unanswered request upstream after a connection reset
+        (a proxy retry, at most once per request): a duplicate delivery its access log
+        does not show."""
+        require(self.waiting > 0 and self.resent < self.last_retry + 1,
+                "nothing unanswered to re-send, or every request was re-sent once")
+        self.resent += 1
+        self.queued += 1
 
     def _decide(self) -> None:
         if self.record == "none":  # new key: lock it and execute

@@ -32,8 +32,9 @@ class Reconcile(Spec):
 
     @action
     def create(self):
-        require(self.phase == "absent", f"the Widget already exists ({self.phase})")
-        self.phase, self.generation = "live", 1
+        """Created, or re-created under the same name after a delete: a new lifecycle."""
+        require(self.phase != "live", "the Widget already exists")
+        self.phase, self.generation, self.cached, self.applied, self.observed = "live", 1, 0, 0, 0
 
     @action(generation=GENERATIONS[1:])
     def update(self, generation: int):

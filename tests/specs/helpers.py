@@ -4,7 +4,9 @@ a draft's counterexample fed to the monitor."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +28,22 @@ def sample_names(spec: str) -> list[str]:
     stems = sorted(p.stem for p in (SPECS / spec / "samples").glob("*.jsonl")
                    if not p.name.endswith(".truth.jsonl"))
     return sorted(stems, key=lambda s: s != "clean")
+
+
+def regenerated_differences(spec: str, out: Path) -> list[str]:
+    """Run specs/SPEC/make_samples.py into `out`: the sample files whose bytes differ
+    from the committed ones, and those only one side has."""
+    name = f"specmon_make_samples_{spec}"
+    loader = importlib.util.spec_from_file_location(name, SPECS / spec / "make_samples.py")
+    assert loader is not None and loader.loader is not None
+    module = importlib.util.module_from_spec(loader)
+    sys.modules[name] = module
+    loader.loader.exec_module(module)
+    assert module.main(["--out", str(out)]) == 0
+    committed = SPECS / spec / "samples"
+    names = {p.name for p in committed.iterdir()} | {p.name for p in out.iterdir()}
+    return sorted(n for n in names if not (committed / n).is_file() or not (out / n).is_file()
+                  or (committed / n).read_bytes() != (out / n).read_bytes())
 
 
 def read_truth(spec: str, sample: str) -> Verdicts:

@@ -17,6 +17,7 @@ from tests.specs.helpers import (
     model,
     monitor_trail,
     read_truth,
+    regenerated_differences,
     replay_sample,
     reports,
     sample_names,
@@ -56,6 +57,7 @@ def test_the_clean_log_has_a_timed_out_request_the_service_still_charged():
                    ("request", None), ("response", 201)]
     result, found = replay_sample(SPEC, "clean")
     assert found == [] and result.outcomes["unmatched"] == 1  # the GET: no rule
+    assert result.outcomes["duplicate"] == 1  # a charge record the log shipper sent twice
 
 
 def test_a_second_charge_for_one_key_is_reported_on_the_payment_service_record():
@@ -74,9 +76,13 @@ def test_a_lock_known_from_a_409_that_is_never_released_misses_its_minute():
     assert r["time"] == pytest.approx(first_409["time"] + 60)
 
 
+def test_make_samples_writes_exactly_the_committed_samples(tmp_path):
+    assert regenerated_differences(SPEC, tmp_path) == []
+
+
 def test_validate_accepts_the_spec_dir(capsys):
     rc, out = cli(capsys, "validate", str(SPECS / SPEC))
-    assert rc == 0 and "spec Idempotency: 5 actions, 1 invariants, 1 deadlines" in out
+    assert rc == 0 and "spec Idempotency: 6 actions, 1 invariants, 1 deadlines" in out
 
 
 # --------------------------------------------------------------------------- check
@@ -93,7 +99,7 @@ def test_check_finds_the_drafts_double_charge_in_six_steps(capsys):
 
 def test_check_of_the_fixed_middleware_is_clean_in_a_complete_search(capsys):
     rc, res = check_json(capsys, SPEC, "Idempotency")
-    assert rc == 0 and res["result"] == "ok" and res["complete"] and res["states"] == 77
+    assert rc == 0 and res["result"] == "ok" and res["complete"] and res["states"] == 371
 
 
 def test_the_monitor_with_the_fixed_spec_stops_the_drafts_counterexample_at_the_second_charge(
@@ -103,6 +109,16 @@ def test_the_monitor_with_the_fixed_spec_stops_the_drafts_counterexample_at_the_
     assert monitor_trail(IDEM, "ik_1", steps) == [("unexpected", "charged", "charged")]
     assert monitor_trail(DRAFT, "ik_1", steps) == [
         ("invariant", "charged_at_most_once", "charged")]
+
+
+def test_a_proxy_resend_alone_double_charges_in_the_draft_and_the_monitor_stops_it():
+    """No client retry at all: the gateway re-sends the one request upstream (hidden)
+    before its per-try timeout answers the client 504."""
+    steps = [("request", (0,), False), ("responded", (504,), False), ("charged", (), False),
+             ("charged", (), False)]
+    assert monitor_trail(DRAFT, "ik_1", steps) == [
+        ("invariant", "charged_at_most_once", "charged")]
+    assert monitor_trail(IDEM, "ik_1", steps) == [("unexpected", "charged", "charged")]
 
 
 # --------------------------------------------------------------------------- guards
@@ -135,6 +151,16 @@ def test_success_needs_a_stored_charge_and_409_a_lock():
     assert step(IDEM, fresh, "responded", 504).successors  # a timeout needs nothing
     idle = state(IDEM, record="stored", outcome="charged", charges=1, last_retry=0)
     assert "no open request" in step(IDEM, idle, "responded", 500).rejects[0]
+
+
+def test_the_gateway_resends_an_unanswered_request_at_most_once():
+    assert IDEM.actions["resend"].hidden
+    one = state(IDEM, last_retry=0, queued=1, waiting=1)
+    [resent] = step(IDEM, one, "resend").successors
+    assert IDEM.as_dict(resent)["queued"] == 2
+    assert step(IDEM, resent, "resend").successors == ()
+    answered = state(IDEM, last_retry=0, queued=1)
+    assert step(IDEM, answered, "resend").successors == ()
 
 
 def test_retry_counts_only_go_up():

@@ -14,6 +14,7 @@ from tests.specs.helpers import (
     model,
     monitor_trail,
     read_truth,
+    regenerated_differences,
     replay_sample,
     reports,
     sample_names,
@@ -64,6 +65,10 @@ def test_a_controller_that_never_catches_up_misses_the_five_minute_deadline():
     [r] = reports(result)
     assert r["key"] == "shop/cart" and r["time"] - 300 == pytest.approx(
         reports(result)[0]["history"][-1]["time"])
+
+
+def test_make_samples_writes_exactly_the_committed_samples(tmp_path):
+    assert regenerated_differences(SPEC, tmp_path) == []
 
 
 def test_validate_accepts_the_spec_dir(capsys):

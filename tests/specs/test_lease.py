@@ -15,6 +15,7 @@ from tests.specs.helpers import (
     model,
     monitor_trail,
     read_truth,
+    regenerated_differences,
     replay_sample,
     reports,
     sample_names,
@@ -65,6 +66,10 @@ def test_storage_accepting_a_lower_token_is_reported_with_both_tokens():
     [r] = reports(result)
     assert "storage accepted token 1 from scheduler-0 after accepting token 2" in r["message"]
     assert result.engine["quarantined"] == 7  # the one instance stops alarming after one report
+
+
+def test_make_samples_writes_exactly_the_committed_samples(tmp_path):
+    assert regenerated_differences(SPEC, tmp_path) == []
 
 
 def test_validate_accepts_the_spec_dir(capsys):
