@@ -153,6 +153,14 @@ def test_success_needs_a_stored_charge_and_409_a_lock():
     assert "no open request" in step(IDEM, idle, "responded", 500).rejects[0]
 
 
+def test_in_the_draft_a_proxy_resend_instead_of_a_client_retry_also_charges_twice():
+    s = IDEM.initial
+    for action, args in (("request", (0,)), ("resend", ()), ("check", ()), ("check", ()),
+                         ("charged", ()), ("charged", ())):
+        [s] = step(DRAFT, s, action, *args).successors
+    assert DRAFT.violated_invariants(s) == ("charged_at_most_once",)
+
+
 def test_the_gateway_resends_an_unanswered_request_at_most_once():
     assert IDEM.actions["resend"].hidden
     one = state(IDEM, last_retry=0, queued=1, waiting=1)

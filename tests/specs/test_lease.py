@@ -103,6 +103,11 @@ def test_check_of_the_fixed_lease_is_clean_in_a_complete_search(capsys):
     assert res["findings"] == [] and res["states"] == 97
 
 
+def test_check_without_spec_checks_the_class_mapping_yaml_names(capsys):
+    rc, out = cli(capsys, "check", str(SPECS / SPEC), "--no-progress")
+    assert rc == 0 and out.startswith("spec Lease (")
+
+
 def test_the_monitor_with_the_fixed_spec_stops_the_drafts_counterexample_at_the_second_grant(
         capsys):
     _, res = check_json(capsys, SPEC, "LeaseDraft")
