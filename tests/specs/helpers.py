@@ -31,19 +31,20 @@ def sample_names(spec: str) -> list[str]:
 
 
 def regenerated_differences(spec: str, out: Path) -> list[str]:
-    """Run specs/SPEC/make_samples.py into `out`: the sample files whose bytes differ
-    from the committed ones, and those only one side has."""
-    name = f"specmon_make_samples_{spec}"
-    loader = importlib.util.spec_from_file_location(name, SPECS / spec / "make_samples.py")
+    """Run specs/write_samples.py for SPEC into `out`: the sample files whose bytes
+    differ from the committed ones, and those only one side has."""
+    name = "specmon_write_samples"
+    loader = importlib.util.spec_from_file_location(name, SPECS / "write_samples.py")
     assert loader is not None and loader.loader is not None
     module = importlib.util.module_from_spec(loader)
     sys.modules[name] = module
     loader.loader.exec_module(module)
-    assert module.main(["--out", str(out)]) == 0
-    committed = SPECS / spec / "samples"
-    names = {p.name for p in committed.iterdir()} | {p.name for p in out.iterdir()}
-    return sorted(n for n in names if not (committed / n).is_file() or not (out / n).is_file()
-                  or (committed / n).read_bytes() != (out / n).read_bytes())
+    assert module.main([spec, "--out", str(out)]) == 0
+    committed, written = SPECS / spec / "samples", out / spec
+    names = {p.name for p in committed.iterdir()} | {p.name for p in written.iterdir()}
+    return sorted(n for n in names if not (committed / n).is_file()
+                  or not (written / n).is_file()
+                  or (committed / n).read_bytes() != (written / n).read_bytes())
 
 
 def read_truth(spec: str, sample: str) -> Verdicts:

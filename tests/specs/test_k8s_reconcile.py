@@ -1,23 +1,16 @@
-"""specs/k8s_reconcile: a controller's reconcile loop over Kubernetes audit events. Its
-samples replay to their truth, the spec dir validates, `specmon check` finds the first
-draft's stale-status bug (the newer spec marked observed from a stale cache read) and
-nothing in the fixed spec, and the key guards and invariants hold."""
+"""specs/k8s_reconcile beyond what every spec dir promises (tests/specs/test_spec_dirs.py):
+what the audit-log samples contain and how their reports read, the draft's stale-status
+counterexample, and the guards of the reconcile loop."""
 
 from __future__ import annotations
 
 import pytest
 
 from tests.specs.helpers import (
-    SPECS,
     check_json,
-    cli,
     model,
-    monitor_trail,
-    read_truth,
-    regenerated_differences,
     replay_sample,
     reports,
-    sample_names,
     state,
     step,
     trail,
@@ -29,20 +22,6 @@ DRAFT = model(SPEC, "ReconcileDraft")
 
 
 # --------------------------------------------------------------------------- samples
-
-@pytest.mark.parametrize("sample", sample_names(SPEC))
-def test_each_sample_replays_to_exactly_its_truth(sample):
-    result, found = replay_sample(SPEC, sample)
-    assert found == read_truth(SPEC, sample)
-    assert result.outcomes["invalid"] == 0 and result.spec_errors == 0
-    assert result.exit_code == (0 if sample == "clean" else 1)
-
-
-def test_the_samples_are_a_clean_log_and_three_controller_bugs():
-    assert sample_names(SPEC) == ["clean", "apply_after_delete", "stale_status", "stuck"]
-    assert {p for s in sample_names(SPEC)[1:] for _, _, p in read_truth(SPEC, s)} == {
-        "apply", "write_status", "converges"}
-
 
 def test_the_clean_log_survives_a_lagging_cache_a_conflict_a_label_edit_and_a_delete():
     result, _ = replay_sample(SPEC, "clean")
@@ -67,15 +46,6 @@ def test_a_controller_that_never_catches_up_misses_the_five_minute_deadline():
         reports(result)[0]["history"][-1]["time"])
 
 
-def test_make_samples_writes_exactly_the_committed_samples(tmp_path):
-    assert regenerated_differences(SPEC, tmp_path) == []
-
-
-def test_validate_accepts_the_spec_dir(capsys):
-    rc, out = cli(capsys, "validate", str(SPECS / SPEC))
-    assert rc == 0 and "spec Reconcile: 6 actions, 2 invariants, 1 deadlines" in out
-
-
 # --------------------------------------------------------------------------- check
 
 def test_check_finds_the_drafts_stale_observed_generation_in_five_steps(capsys):
@@ -94,16 +64,6 @@ def test_check_of_the_fixed_controller_is_clean_with_deadlocks_checked(capsys):
     rc, res = check_json(capsys, SPEC, "Reconcile")
     assert rc == 0 and res["result"] == "ok" and res["complete"]
     assert res["deadlocks_checked"] and res["states"] == 69
-
-
-def test_the_monitor_with_the_fixed_spec_stops_the_drafts_counterexample_at_the_status_write(
-        capsys):
-    _, res = check_json(capsys, SPEC, "ReconcileDraft")
-    steps = trail(res["findings"][0])
-    assert monitor_trail(RECONCILE, "shop/w", steps) == [
-        ("unexpected", "write_status", "write_status")]
-    assert monitor_trail(DRAFT, "shop/w", steps) == [
-        ("invariant", "observed_was_applied", "write_status")]
 
 
 # --------------------------------------------------------------------------- guards

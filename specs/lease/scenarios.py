@@ -1,5 +1,6 @@
-"""Write the lease samples (samples/*.jsonl) and their expected violations
-(samples/*.truth.jsonl): `python specs/lease/make_samples.py [--out DIR]`.
+"""The scripted incidents behind the lease samples: `python specs/write_samples.py
+lease` writes them to samples/*.jsonl, with their expected violations in
+samples/*.truth.jsonl.
 
 Each sample is a scripted incident on the `scheduler-leader` lease, written as the two
 logs the mapping reads, merged in time order: coordd's CloudEvents (`lease.acquired`,
@@ -10,11 +11,8 @@ Deterministic: the same bytes on every run (a test checks the committed samples)
 
 from __future__ import annotations
 
-import argparse
 import json
-import sys
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
 T0 = datetime(2026, 11, 3, 9, 0, 0, tzinfo=timezone.utc)
 LEASE = "scheduler-leader"
@@ -121,31 +119,11 @@ def no_failover() -> Log:
     return log
 
 
-#: sample -> (its log, the violations the monitor must report: (kind, property))
+#: sample -> (its log, the violations the monitor must report: (key, kind, property))
 SAMPLES = {
     "clean": (clean, []),
-    "two_leaders": (two_leaders, [("unexpected", "acquire")]),
-    "unfenced_write": (unfenced_write, [("unexpected", "write_accepted")]),
-    "no_failover": (no_failover, [("deadline", "failover")]),
+    "two_leaders": (two_leaders, [(LEASE, "unexpected", "acquire")]),
+    "unfenced_write": (unfenced_write, [(LEASE, "unexpected", "write_accepted")]),
+    "no_failover": (no_failover, [(LEASE, "deadline", "failover")]),
 }
 
-
-def write(out: Path) -> None:
-    out.mkdir(parents=True, exist_ok=True)
-    for name, (make, truth) in SAMPLES.items():
-        (out / f"{name}.jsonl").write_text(make().text())
-        (out / f"{name}.truth.jsonl").write_text("".join(
-            json.dumps({"key": LEASE, "kind": k, "property": p}, separators=(",", ":")) + "\n"
-            for k, p in truth))
-
-
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--out", type=Path, default=Path(__file__).parent / "samples",
-                    help="directory for the samples (default: samples/ beside this file)")
-    write(ap.parse_args(argv).out)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,5 +1,6 @@
-"""Write the idempotency samples (samples/*.jsonl) and their expected violations
-(samples/*.truth.jsonl): `python specs/idempotency/make_samples.py [--out DIR]`.
+"""The scripted incidents behind the idempotency samples: `python specs/write_samples.py
+idempotency` writes them to samples/*.jsonl, with their expected violations in
+samples/*.truth.jsonl.
 
 Each sample merges, in time order, the API gateway's access log (a `request` record
 when a request arrives and a `response` record when it is answered, both with the
@@ -10,12 +11,9 @@ Deterministic: the same bytes on every run (a test checks the committed samples)
 
 from __future__ import annotations
 
-import argparse
 import json
 import random
-import sys
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
 T0 = datetime(2026, 11, 5, 14, 0, 0, tzinfo=timezone.utc)
 _rng = random.Random(11)
@@ -86,14 +84,22 @@ def _prologue(log: Log) -> None:
                    "method": "GET", "route": "/v1/charges/{id}", "headers": {}})
 
 
-def clean() -> Log:
+def _retried_in_flight() -> tuple[Log, str]:
+    """The prologue, then a payment whose client times out after 3 s and retries while
+    the first attempt is still in flight: (the log, that payment's key)."""
     log = Log()
     _prologue(log)
-    inflight, crash = KEYS["inflight"], KEYS["crash"]
-    # the client's own 3 s timeout fires; its retry finds the key locked (409); the
-    # first attempt completes; a later retry is a replay
+    inflight = KEYS["inflight"]
     log.request(30.0, inflight, 0)
     log.request(33.0, inflight, 1)
+    return log, inflight
+
+
+def clean() -> Log:
+    log, inflight = _retried_in_flight()
+    crash = KEYS["crash"]
+    # the retry finds the key locked (409); the first attempt completes; a later retry
+    # is a replay
     log.response(33.1, inflight, 1, 409, 60)
     log.charge(34.5, inflight)
     log.response(34.6, inflight, 0, 201, 4600)
@@ -112,11 +118,7 @@ def clean() -> Log:
 def double_charge() -> Log:
     """Production runs the draft middleware: the retry of an in-flight request is
     executed again and the card is charged twice."""
-    log = Log()
-    _prologue(log)
-    inflight = KEYS["inflight"]
-    log.request(30.0, inflight, 0)
-    log.request(33.0, inflight, 1)
+    log, inflight = _retried_in_flight()
     log.charge(34.5, inflight)
     log.response(34.6, inflight, 0, 201, 4600)
     log.charge(35.9, inflight)
@@ -145,11 +147,7 @@ def stuck_lock() -> Log:
 def premature_success() -> Log:
     """The middleware stores a placeholder when it locks a key, and a retry replays the
     placeholder as 201 before anything was charged."""
-    log = Log()
-    _prologue(log)
-    inflight = KEYS["inflight"]
-    log.request(30.0, inflight, 0)
-    log.request(33.0, inflight, 1)
+    log, inflight = _retried_in_flight()
     log.response(33.1, inflight, 1, 201, 60)
     log.charge(34.5, inflight)
     log.response(34.6, inflight, 0, 201, 4600)
@@ -164,23 +162,3 @@ SAMPLES = {
     "premature_success": (premature_success, [(KEYS["inflight"], "unexpected", "responded")]),
 }
 
-
-def write(out: Path) -> None:
-    out.mkdir(parents=True, exist_ok=True)
-    for name, (make, truth) in SAMPLES.items():
-        (out / f"{name}.jsonl").write_text(make().text())
-        (out / f"{name}.truth.jsonl").write_text("".join(
-            json.dumps({"key": k, "kind": kind, "property": p}, separators=(",", ":")) + "\n"
-            for k, kind, p in sorted(truth)))
-
-
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--out", type=Path, default=Path(__file__).parent / "samples",
-                    help="directory for the samples (default: samples/ beside this file)")
-    write(ap.parse_args(argv).out)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

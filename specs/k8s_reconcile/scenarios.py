@@ -1,5 +1,6 @@
-"""Write the k8s_reconcile samples (samples/*.jsonl) and their expected violations
-(samples/*.truth.jsonl): `python specs/k8s_reconcile/make_samples.py [--out DIR]`.
+"""The scripted incidents behind the k8s_reconcile samples: `python specs/write_samples.py
+k8s_reconcile` writes them to samples/*.jsonl, with their expected violations in
+samples/*.truth.jsonl.
 
 Each sample is a scripted stretch of the API server's audit log (audit.k8s.io/v1
 events, stage ResponseComplete) for three Widgets in namespace `shop` and their child
@@ -11,13 +12,10 @@ samples).
 
 from __future__ import annotations
 
-import argparse
 import json
 import random
-import sys
 import uuid
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
 T0 = datetime(2026, 11, 4, 10, 0, 0, tzinfo=timezone.utc)
 CONTROLLER = "system:serviceaccount:widget-system:widget-controller"
@@ -215,23 +213,3 @@ SAMPLES = {
     "apply_after_delete": (apply_after_delete, [("shop/search", "unexpected", "apply")]),
 }
 
-
-def write(out: Path) -> None:
-    out.mkdir(parents=True, exist_ok=True)
-    for name, (make, truth) in SAMPLES.items():
-        (out / f"{name}.jsonl").write_text(make().text())
-        (out / f"{name}.truth.jsonl").write_text("".join(
-            json.dumps({"key": k, "kind": kind, "property": p}, separators=(",", ":")) + "\n"
-            for k, kind, p in sorted(truth)))
-
-
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--out", type=Path, default=Path(__file__).parent / "samples",
-                    help="directory for the samples (default: samples/ beside this file)")
-    write(ap.parse_args(argv).out)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
