@@ -8,10 +8,16 @@ tests/specs/test_<name>.py."""
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass
+from functools import cache
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from monitor.engine import Engine, Event
+from monitor.explore import Edge, explore_graph
 from tests.specs.helpers import (
     SPECS,
     check_json,
@@ -116,3 +122,37 @@ def test_the_monitor_with_the_fixed_spec_reports_the_drafts_counterexample_on_it
     # the draft, monitored, breaks its own invariant on the same step
     assert monitor_trail(model(spec, case.draft), "k", steps) == [
         ("invariant", case.invariant, case.last)]
+
+
+@cache
+def _out_edges(spec: str) -> dict[int, list[Edge]]:
+    """The fixed spec's reachable graph as out-edges per state."""
+    graph = explore_graph(model(spec, CASES[spec].fixed))
+    assert graph.complete
+    out: dict[int, list[Edge]] = defaultdict(list)
+    for e in graph.edges:
+        out[e.src].append(e)
+    return out
+
+
+@pytest.mark.parametrize("spec", CASES)
+@settings(max_examples=60, deadline=None)
+@given(picks=st.lists(st.integers(min_value=0, max_value=10_000), max_size=30))
+def test_every_walk_of_the_fixed_spec_is_accepted_by_the_monitor(spec, picks):
+    """A law: whatever the spec allows, the monitor accepts when it sees only the
+    observed steps (at most 2 hidden steps between them, the default `hidden_steps`),
+    10 ms apart so that no `within` deadline can pass."""
+    out, sid, hidden_run, walk = _out_edges(spec), 0, 0, []
+    for pick in picks:
+        options = [e for e in out[sid] if not (e.hidden and hidden_run == 2)]
+        if not options:
+            break
+        edge = options[pick % len(options)]
+        hidden_run = hidden_run + 1 if edge.hidden else 0
+        walk.append(edge)
+        sid = edge.dst
+    engine = Engine(model(spec, CASES[spec].fixed))
+    events = [Event("k", 1_800_000_000.0 + i / 100, e.action, e.args, f"e{i}")
+              for i, e in enumerate(walk) if not e.hidden]
+    reports = engine.feed_many(events) + engine.flush()
+    assert reports == [], [(e.action, e.args, e.hidden) for e in walk]
