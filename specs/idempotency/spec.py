@@ -33,6 +33,7 @@ class Idempotency(Spec):
     record: str = "none"  # the service's idempotency record: none | locked | stored
     outcome: str = ""  # stored outcome: charged | declined
     last_retry: int = -1  # the highest X-Retry-Count seen
+    sent: int = 0  # requests the gateway forwarded with this key
     queued: int = 0  # requests forwarded to the service, not yet past the idempotency check
     running: int = 0  # requests past the check, executing the charge
     charges: int = 0  # charges made at the card processor under this key
@@ -46,6 +47,7 @@ class Idempotency(Spec):
                 f"X-Retry-Count {retry} after {self.last_retry}: one client's retries count "
                 "up; is another client reusing the key?")
         self.last_retry = retry
+        self.sent += 1
         self.queued += 1
         self.waiting += 1
 
@@ -61,7 +63,7 @@ class Idempotency(Spec):
         """The gateway re-sends an unanswered request upstream after a connection reset
         (a proxy retry, at most once per request): a duplicate delivery its access log
         does not show."""
-        require(self.waiting > 0 and self.resent < self.last_retry + 1,
+        require(self.waiting > 0 and self.resent < self.sent,
                 "nothing unanswered to re-send, or every request was re-sent once")
         self.resent += 1
         self.queued += 1

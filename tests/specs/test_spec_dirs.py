@@ -51,7 +51,7 @@ CASES = {
                           "write_status", {
         "stale_status": "unexpected write_status", "stuck": "deadline converges",
         "apply_after_delete": "unexpected apply"}),
-    "idempotency": Case("Idempotency", 371, "IdempotencyDraft", "charged_at_most_once", 6,
+    "idempotency": Case("Idempotency", 479, "IdempotencyDraft", "charged_at_most_once", 6,
                         "charged", {
         "double_charge": "unexpected charged", "premature_success": "unexpected responded",
         "stuck_lock": "deadline lock_released"}),
