@@ -56,10 +56,14 @@ def duration_arg(text: str) -> float:
 
 
 def positive_int(text: str) -> int:
+    return whole_number(text, 1)
+
+
+def whole_number(text: str, minimum: int = 0) -> int:
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a number >= 1, got {value}")
+    if value < minimum:
+        raise argparse.ArgumentTypeError(f"expected a number >= {minimum}, got {value}")
     return value

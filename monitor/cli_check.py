@@ -12,7 +12,7 @@ import sys
 import time
 from typing import Any
 
-from monitor.cli import positive_int, print_json
+from monitor.cli import positive_int, print_json, whole_number
 
 __all__ = ["add_commands"]
 
@@ -31,7 +31,7 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--max-states", type=positive_int, default=1_000_000, metavar="N",
                    help="stop adding states past N (default 1000000); the result says "
                    "the search was bounded")
-    p.add_argument("--max-depth", type=_depth, metavar="N",
+    p.add_argument("--max-depth", type=whole_number, metavar="N",
                    help="explore at most N steps from the initial state (random walks: "
                    "the walk length, default 100)")
     p.add_argument("--random", type=positive_int, metavar="N",
@@ -44,16 +44,6 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.add_argument("--no-progress", action="store_true", help="no progress line on a terminal")
     p.set_defaults(handler=run_check)
-
-
-def _depth(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {value}")
-    return value
 
 
 def run_check(args: argparse.Namespace) -> int:

@@ -83,7 +83,8 @@ def load_spec_class(spec_file: Path, wanted: str | None = None) -> type[Spec]:
     if len(found) != 1:
         raise ConfigError(
             f"{spec_file}: expected exactly one Spec subclass, found "
-            f"{', '.join(sorted(found)) or 'none'}; name one with `spec: ClassName` in mapping.yaml"
+            f"{', '.join(sorted(found)) or 'none'}; name one with `spec: ClassName` in mapping.yaml "
+            "(or --spec ClassName)"
         )
     return next(iter(found.values()))
 

@@ -44,6 +44,8 @@ __all__ = ["check_graph", "explore"]
 
 State = tuple[Any, ...]
 
+MAX_REPORTED_BUGS = 10  # distinct spec bugs with a counterexample each; the rest are counted
+
 
 def explore(
     spec: Any,
@@ -102,7 +104,7 @@ def check_graph(g: StateGraph, *, deadlocks: bool | None = None,
         found.append(_finding(g, sid, "deadline", model.withins[w].name,
                               _deadline_message(g, sid, w)))
     bugs = [_finding(g, sid, "spec_error", "spec_error", msg)
-            for sid, msg in list(g.error_state.items())[:10]]
+            for msg, sid in list(g.error_state.items())[:MAX_REPORTED_BUGS]]
     findings = sort_findings(found)
     return CheckResult(
         spec=model.name, mode="bfs", result=result_name(findings, bugs, g.complete),
@@ -162,7 +164,8 @@ def _reverse(g: StateGraph) -> tuple[array, array]:  # type: ignore[type-arg]
     """Predecessors of every state as one int array in CSR form: preds of state q are
     ``preds[start[q]:start[q + 1]]``."""
     n = len(g.states)
-    src, dst = g.edges.src, g.edges.dst
+    edges = g.edges
+    dst = edges.dst
     start = array("i", bytes(4 * (n + 1)))
     for d in dst:
         start[d + 1] += 1
@@ -170,9 +173,11 @@ def _reverse(g: StateGraph) -> tuple[array, array]:  # type: ignore[type-arg]
         start[i + 1] += start[i]
     fill = array("i", start)
     preds = array("i", bytes(4 * len(dst)))
-    for s, d in zip(src, dst):
-        preds[fill[d]] = s
-        fill[d] += 1
+    for sid in range(len(edges.start)):
+        for i in edges.out(sid):
+            d = dst[i]
+            preds[fill[d]] = sid
+            fill[d] += 1
     return preds, start
 
 

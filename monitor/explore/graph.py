@@ -9,8 +9,9 @@ grow forever), and those whose facts raised (a spec bug). BFS order makes state 
 non-decreasing in depth, so ``path_to`` gives a shortest path.
 
 Memory is what bounds the search (a million states is the design point), so per-state
-data are typed arrays and the edges are parallel arrays of ints (src, label, dst: 12
-bytes an edge) behind a ``Sequence[Edge]`` view; ``Edge`` objects exist only while a
+data are typed arrays and the edges are parallel arrays of ints (target and label, 5-6
+bytes an edge; the source is implied by the edge's position) behind a
+``Sequence[Edge]`` view; ``Edge`` objects exist only while a
 caller looks at them. The ``index`` dict and the state tuples themselves dominate.
 
 Pure: no I/O, no clock. Progress is a callback; the caller measures time.
@@ -19,12 +20,13 @@ Pure: no I/O, no clock. Progress is a callback; the caller measures time.
 from __future__ import annotations
 
 from array import array
+from bisect import bisect_right
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, overload
+from typing import Any, TypeVar, overload
 
-from monitor.explore.stepper import Stepper
-from monitor.spec.model import ActionInfo, SpecBug, SpecModel
+from monitor.explore.stepper import Stepper, labels_of
+from monitor.spec.model import ActionInfo, SpecModel
 
 __all__ = [
     "BROKEN",
@@ -40,6 +42,7 @@ __all__ = [
 ]
 
 State = tuple[Any, ...]
+T = TypeVar("T")
 
 # per-state flag bits (StateGraph.flags)
 TERMINAL = 1  # terminal(): not expanded
@@ -70,39 +73,76 @@ class Rejection:
     messages: tuple[str, ...]  # the failed `require` reasons, one per choose branch
 
 
-class EdgeList(Sequence[Edge]):
-    """``Sequence[Edge]`` over parallel int arrays: 12 bytes an edge instead of ~120
-    for an object with its boxed ints."""
+class _View(Sequence[T]):
+    """A read-only sequence computed from arrays: subclasses give ``__len__`` and
+    ``_at``; slices come back as lists."""
 
-    __slots__ = ("src", "label", "dst", "labels")
+    __slots__ = ()
+
+    def _at(self, i: int) -> T:
+        raise NotImplementedError
+
+    @overload
+    def __getitem__(self, i: int) -> T: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[T]: ...
+    def __getitem__(self, i: int | slice) -> T | list[T]:
+        if isinstance(i, slice):
+            return [self._at(j) for j in range(*i.indices(len(self)))]
+        return self._at(i)
+
+
+class EdgeList(_View[Edge]):
+    """``Sequence[Edge]`` over int arrays. A state's out-edges are contiguous (states
+    are expanded in id order), so the source is not stored per edge: ``start[sid]`` is
+    the index of the first edge of state ``sid``. An edge costs 4 bytes (its target)
+    plus 1-2 for its (action, args) label, instead of ~120 for an object with boxed
+    ints."""
+
+    __slots__ = ("start", "label", "dst", "labels")
 
     def __init__(self, labels: Sequence[tuple[ActionInfo, tuple[Any, ...]]]) -> None:
-        self.src = array("i")
-        self.label = array("i")
+        self.start = array("i")
+        self.label = array(_small_code(len(labels)))
         self.dst = array("i")
         self.labels = labels
 
     def __len__(self) -> int:
-        return len(self.src)
+        return len(self.dst)
 
-    @overload
-    def __getitem__(self, i: int) -> Edge: ...
-    @overload
-    def __getitem__(self, i: slice) -> list[Edge]: ...
-    def __getitem__(self, i: int | slice) -> Edge | list[Edge]:
-        if isinstance(i, slice):
-            return [self[j] for j in range(*i.indices(len(self)))]
+    def src_of(self, i: int) -> int:
+        if i < 0:
+            i += len(self.dst)
+        if not 0 <= i < len(self.dst):
+            raise IndexError("edge index out of range")
+        return bisect_right(self.start, i) - 1
+
+    def out(self, sid: int) -> range:
+        """Indexes of the out-edges of ``sid`` (empty until it is expanded)."""
+        start = self.start
+        if sid >= len(start):
+            return range(0)
+        return range(start[sid], start[sid + 1] if sid + 1 < len(start) else len(self.dst))
+
+    def _at(self, i: int) -> Edge:
+        src = self.src_of(i)
         act, args = self.labels[self.label[i]]
-        return Edge(self.src[i], act.name, args, self.dst[i], act.hidden)
+        return Edge(src, act.name, args, self.dst[i], act.hidden)
 
     def __iter__(self) -> Iterator[Edge]:
-        labels = self.labels
-        for s, lab, d in zip(self.src, self.label, self.dst):
-            act, args = labels[lab]
-            yield Edge(s, act.name, args, d, act.hidden)
+        labels, label, dst = self.labels, self.label, self.dst
+        for sid in range(len(self.start)):
+            for i in self.out(sid):
+                act, args = labels[label[i]]
+                yield Edge(sid, act.name, args, dst[i], act.hidden)
 
 
-class RejectionList(Sequence[Rejection]):
+def _small_code(n: int) -> str:
+    """The smallest unsigned array type code holding 0..n-1."""
+    return "B" if n <= 1 << 8 else "H" if n <= 1 << 16 else "I"
+
+
+class RejectionList(_View[Rejection]):
     """``Sequence[Rejection]`` over parallel arrays; message tuples are interned."""
 
     __slots__ = ("src", "label", "msg", "labels", "messages", "_msg_ids")
@@ -127,13 +167,7 @@ class RejectionList(Sequence[Rejection]):
     def __len__(self) -> int:
         return len(self.src)
 
-    @overload
-    def __getitem__(self, i: int) -> Rejection: ...
-    @overload
-    def __getitem__(self, i: slice) -> list[Rejection]: ...
-    def __getitem__(self, i: int | slice) -> Rejection | list[Rejection]:
-        if isinstance(i, slice):
-            return [self[j] for j in range(*i.indices(len(self)))]
+    def _at(self, i: int) -> Rejection:
         act, args = self.labels[self.label[i]]
         return Rejection(self.src[i], act.name, args, self.messages[self.msg[i]])
 
@@ -142,7 +176,7 @@ class RejectionList(Sequence[Rejection]):
             yield self[i]
 
 
-class Parents(Sequence[int | None]):
+class Parents(_View[int | None]):
     """``parent[i]``: index into ``edges`` of the edge that first reached state i, None
     for the initial state (stored as -1 in an int array)."""
 
@@ -154,13 +188,7 @@ class Parents(Sequence[int | None]):
     def __len__(self) -> int:
         return len(self.arr)
 
-    @overload
-    def __getitem__(self, i: int) -> int | None: ...
-    @overload
-    def __getitem__(self, i: slice) -> list[int | None]: ...
-    def __getitem__(self, i: int | slice) -> int | None | list[int | None]:
-        if isinstance(i, slice):
-            return [self[j] for j in range(*i.indices(len(self)))]
+    def _at(self, i: int) -> int | None:
         p = self.arr[i]
         return None if p < 0 else p
 
@@ -181,7 +209,7 @@ class StateGraph:
     windows: dict[int, tuple[bool, ...]] = field(default_factory=dict)  # state -> open flags
     unexplored: tuple[str, ...] = ()  # actions without finite domains (complete is False)
     error_count: int = 0  # spec-bug occurrences, including repeats not kept in ``errors``
-    error_state: dict[int, str] = field(default_factory=dict)  # first bug met at a state
+    error_state: dict[str, int] = field(default_factory=dict)  # bug -> first state meeting it
 
     def path_to(self, state_id: int) -> list[Edge]:
         """The shortest path (BFS tree) from the initial state to ``state_id``."""
@@ -191,7 +219,7 @@ class StateGraph:
         while p >= 0:
             e = self.edges[p]
             path.append(e)
-            p = arr[e.src]
+            p = arr[e.src]  # src_of: a bisect, O(log n) per step
         path.reverse()
         return path
 
@@ -201,8 +229,8 @@ class StateGraph:
     def _bug(self, sid: int, message: str) -> None:
         self.flags[sid] |= ERROR
         self.error_count += 1
-        self.error_state.setdefault(sid, message)
-        if len(self.errors) < MAX_ERRORS and message not in self.errors:
+        if len(self.errors) < MAX_ERRORS and message not in self.error_state:
+            self.error_state[message] = sid
             self.errors.append(message)
 
 
@@ -223,81 +251,72 @@ def explore_graph(
     ``PROGRESS_EVERY`` expanded states. ``rejections=False`` skips recording them (a
     checker does not need them; they are most of the (state, action) pairs).
     """
-    labels: list[tuple[ActionInfo, tuple[Any, ...]]] = []
-    unexplored = []
-    for act in model.actions.values():
-        if act.domains is None:
-            unexplored.append(act.name)
-            continue
-        labels.extend((act, args) for args in act.arg_tuples())
+    labels, unexplored = labels_of(model)
     g = StateGraph(model=model, states=[], index={}, edges=EdgeList(labels),
                    rejections=RejectionList(labels), parent=Parents(), depth=array("i"),
-                   unexplored=tuple(unexplored), complete=not unexplored)
-    stepper = Stepper(model)
-    _add(g, stepper, model.initial, -1, 0)
-    states, index, flags = g.states, g.index, g.flags
-    e_src, e_lab, e_dst = g.edges.src, g.edges.label, g.edges.dst
+                   unexplored=unexplored, complete=not unexplored)
+    stepper = Stepper(model, labels)
+    visit = stepper.visit
+    _add(g, model.initial, -1, 0)
+    states, index, flags, depth = g.states, g.index, g.flags, g.depth
+    e_start, e_lab, e_dst = g.edges.start, g.edges.label, g.edges.dst
+    lab_add, dst_add = e_lab.append, e_dst.append
     rej = g.rejections if rejections else None
-    step = stepper.step
-    stop = TERMINAL | BROKEN | ERROR
     head = 0
     while head < len(states):
         sid = head
         head += 1
-        if flags[sid] & stop:
-            continue
-        d = g.depth[sid]
-        closed = (max_depth is not None and d >= max_depth)
+        e_start.append(len(e_dst))  # every state, expanded or not, in id order
         s = states[sid]
-        enabled = False
-        for lab, (act, args) in enumerate(labels):
-            succ, rejects, errors = step(s, act, args)
-            if errors:
-                for msg in errors:
-                    g._bug(sid, msg)
-            if not succ:
-                if rejects and rej is not None:
-                    rej.add(sid, lab, rejects)
-                continue
-            enabled = True
-            for nxt in succ:
+        facts, moves, rejects, errors = visit(s, rej is not None)
+        for msg in errors:
+            g._bug(sid, msg)
+        if facts is None:
+            continue
+        broken, wins, terminal = facts
+        f = flags[sid] | (TERMINAL if terminal else 0)
+        if broken:
+            f |= BROKEN
+            g.broken[sid] = broken
+        if True in wins:
+            f |= OPEN
+            g.windows[sid] = wins
+        if rej is not None:
+            for lab, messages in rejects:
+                rej.add(sid, lab, messages)
+        d = depth[sid]
+        at_limit = max_depth is not None and d >= max_depth
+        for lab, nxt in moves:
+            try:
                 nid = index.get(nxt)
-                if nid is None:
-                    if closed or len(states) >= max_states:
-                        flags[sid] |= CUT
-                        g.complete = False
-                        continue
-                    nid = _add(g, stepper, nxt, len(e_src), d + 1)
-                e_src.append(sid)
-                e_lab.append(lab)
-                e_dst.append(nid)
-        if enabled:
-            flags[sid] |= ENABLED
+            except TypeError:  # the spec left an unhashable value in the state
+                for msg in stepper.general(s, lab):
+                    g._bug(sid, msg)
+                f |= ERROR
+                continue
+            if nid is None:
+                if at_limit or len(states) >= max_states:
+                    f |= CUT
+                    g.complete = False
+                    continue
+                nid = _add(g, nxt, len(e_dst), d + 1)
+            lab_add(lab)
+            dst_add(nid)
+        if moves:
+            f |= ENABLED
+        flags[sid] = f
         if progress is not None and head % PROGRESS_EVERY == 0:
-            progress(len(states), d, len(e_src))
+            progress(len(states), d, len(e_dst))
     if progress is not None:
-        progress(len(states), g.depth[-1], len(e_src))
+        progress(len(states), depth[-1], len(e_dst))
     return g
 
 
-def _add(g: StateGraph, stepper: Stepper, state: State, parent: int, depth: int) -> int:
+def _add(g: StateGraph, state: State, parent: int, depth: int) -> int:
     sid = len(g.states)
     g.states.append(state)
     g.index[state] = sid
     g.parent.arr.append(parent)
     g.depth.append(depth)
-    try:
-        broken, wins, terminal = stepper.facts(state)
-    except SpecBug as bug:
-        g.flags.append(0)
-        g._bug(sid, str(bug))
-        return sid
-    f = TERMINAL if terminal else 0
-    if broken:
-        f |= BROKEN
-        g.broken[sid] = broken
-    if True in wins:
-        f |= OPEN
-        g.windows[sid] = wins
-    g.flags.append(f)
+    g.flags.append(0)
     return sid

@@ -20,8 +20,8 @@ from random import Random
 from typing import Any
 
 from monitor.explore.result import CheckResult, Finding, Step, result_name
-from monitor.explore.stepper import Stepper
-from monitor.spec.model import ActionInfo, SpecBug, SpecModel
+from monitor.explore.stepper import Stepper, labels_of
+from monitor.spec.model import ActionInfo, SpecModel
 
 __all__ = ["DEFAULT_WALK_LENGTH", "random_walks"]
 
@@ -40,12 +40,11 @@ class _Found(Exception):
 class _Walker:
     def __init__(self, model: SpecModel, max_states: int, check_deadlocks: bool) -> None:
         self.model = model
-        self.stepper = Stepper(model)
-        self.labels: list[Label] = [(a, args) for a in model.actions.values()
-                                    if a.domains is not None for args in a.arg_tuples()]
-        # memo of each visited state's moves and facts, bounded by max_states; the
-        # count of distinct states visited is its size
-        self.moves: dict[State, tuple[list[tuple[int, State]], Any]] = {}
+        self.labels, self.unexplored = labels_of(model)
+        self.stepper = Stepper(model, self.labels)
+        # memo of each visited state's moves, bounded by max_states; the count of
+        # distinct states visited is its size
+        self.moves: dict[State, list[tuple[int, State]]] = {}
         self.max_states = max_states
         self.check_deadlocks = check_deadlocks
         self.steps = 0
@@ -54,26 +53,25 @@ class _Walker:
     def visit(self, state: State, path: list[tuple[int, State]]) -> list[tuple[int, State]]:
         known = self.moves.get(state)
         if known is not None:
-            return known[0]
-        try:
-            facts = self.stepper.facts(state)
-        except SpecBug as bug:
-            raise _Found(self.finding(path, "spec_error", "spec_error", str(bug))) from None
+            return known
+        facts, moves, _rejects, errors = self.stepper.visit(state, False)
+        if errors:
+            raise _Found(self.finding(path, "spec_error", "spec_error", errors[0]))
+        assert facts is not None  # a fact that raised is an error
         broken, wins, terminal = facts
         if broken:
             raise _Found(self.finding(path, "invariant", broken[0],
                                       f"invariant {broken[0]} does not hold"))
-        moves: list[tuple[int, State]] = []
-        if not terminal:
-            for lab, (act, args) in enumerate(self.labels):
-                succ, _rejects, errors = self.stepper.step(state, act, args)
-                if errors:
-                    raise _Found(self.finding(path, "spec_error", "spec_error", errors[0]))
-                moves.extend((lab, nxt) for nxt in succ)
         if not moves:
             self._dead_end(state, path, wins, terminal)
+        for lab, nxt in moves:
+            try:
+                hash(nxt)
+            except TypeError:  # the spec left a list or dict in the state
+                msg = self.stepper.general(state, lab)[0]
+                raise _Found(self.finding(path, "spec_error", "spec_error", msg)) from None
         if len(self.moves) < self.max_states:
-            self.moves[state] = (moves, facts)
+            self.moves[state] = moves
         return moves
 
     def _dead_end(self, state: State, path: list[tuple[int, State]], wins: tuple[bool, ...],
@@ -150,11 +148,10 @@ def random_walks(
         (bugs if found.finding.kind == "spec_error" else findings).append(found.finding)
     if progress is not None:
         progress(len(walker.moves), done, walker.steps)
-    unexplored = [a.name for a in model.actions.values() if a.domains is None]
     return CheckResult(
         spec=model.name, mode="random", result=result_name(findings, bugs, False),
         complete=False, states=len(walker.moves), edges=walker.steps, depth=walker.longest,
-        findings=findings, spec_errors=bugs, unexplored=unexplored,
+        findings=findings, spec_errors=bugs, unexplored=list(walker.unexplored),
         deadlocks_checked=check_deadlocks, max_states=max_states, max_depth=length,
         walks=done, seed=seed,
     )

@@ -302,3 +302,49 @@ def test_frozenset_state_values_serialise_as_lists():
 
     data = msgspec.json.decode(explore(Odd).to_json())
     assert data["findings"][0]["steps"][0]["state"]["tags"] == ["a"]
+
+
+class Listy(Spec):
+    items: tuple = ()
+
+    @action(x=[1])
+    def put(self, x: int):
+        require(not self.items, "once")
+        self.items = [x]  # a list: states must be hashable
+
+    @action
+    def extra(self):
+        require(not self.items, "once")
+        self.other = 1  # not a field
+
+
+@pytest.mark.parametrize("walks", [None, 5])
+def test_unhashable_values_and_unknown_fields_are_spec_bugs_that_name_the_fix(walks):
+    result = explore(Listy, random=walks)
+    messages = " ".join(b.message for b in result.spec_errors)
+    assert result.result == "spec_errors"
+    assert "not state fields" in messages  # a walk stops at the first bug
+    if walks is None:  # the exhaustive search meets both bugs in the initial state
+        assert "use tuple or frozenset" in messages and len(result.spec_errors) == 2
+        assert all(b.steps == [] for b in result.spec_errors)
+
+
+def test_a_random_walk_reports_an_unhashable_state_as_a_spec_bug():
+    class OnlyListy(Spec):
+        items: tuple = ()
+
+        @action
+        def put(self):
+            self.items = [1]
+
+    [bug] = explore(OnlyListy, random=1).spec_errors
+    assert "use tuple or frozenset" in bug.message
+
+
+def test_progress_is_reported_with_the_final_counts():
+    calls = []
+    result = explore(Unbounded, max_states=5000, progress=lambda *c: calls.append(c))
+    assert calls[-1] == (result.states, result.depth, result.edges)
+    walked = []
+    explore(Ticket, random=200, progress=lambda *c: walked.append(c))
+    assert [c[1] for c in walked] == [64, 128, 192, 200]

@@ -102,3 +102,16 @@ def test_a_self_loop_is_an_edge_to_the_same_state():
     g = explore_graph(model_of(Forks))
     assert sorted(g.states) == [(0,), (1,), (2,)]
     assert Edge(g.index[(1,)], "go", (), g.index[(1,)], False) in list(g.edges)
+
+
+def test_the_edge_rejection_and_parent_views_index_and_slice_like_lists():
+    g = explore_graph(model_of(Counter))
+    edges, rejections = list(g.edges), list(g.rejections)
+    assert g.edges[-1] == edges[-1] and g.edges[1:3] == edges[1:3]
+    assert g.rejections[-1] == rejections[-1] and g.rejections[:2] == rejections[:2]
+    assert g.parent[:2] == [None, 0] and len(g.parent) == len(g.states)
+
+
+def test_rejections_can_be_left_out():
+    g = explore_graph(model_of(Counter), rejections=False)
+    assert len(g.rejections) == 0 and len(g.edges) == len(explore_graph(model_of(Counter)).edges)
