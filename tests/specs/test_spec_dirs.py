@@ -8,7 +8,6 @@ tests/specs/test_<name>.py."""
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass
 from functools import cache
 
@@ -17,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from monitor.engine import Engine, Event
-from monitor.explore import Edge, explore_graph
+from monitor.explore import StateGraph, explore_graph
 from tests.specs.helpers import (
     SPECS,
     check_json,
@@ -125,14 +124,10 @@ def test_the_monitor_with_the_fixed_spec_reports_the_drafts_counterexample_on_it
 
 
 @cache
-def _out_edges(spec: str) -> dict[int, list[Edge]]:
-    """The fixed spec's reachable graph as out-edges per state."""
+def _graph(spec: str) -> StateGraph:
     graph = explore_graph(model(spec, CASES[spec].fixed))
     assert graph.complete
-    out: dict[int, list[Edge]] = defaultdict(list)
-    for e in graph.edges:
-        out[e.src].append(e)
-    return out
+    return graph
 
 
 @pytest.mark.parametrize("spec", CASES)
@@ -142,9 +137,10 @@ def test_every_walk_of_the_fixed_spec_is_accepted_by_the_monitor(spec, picks):
     """A law: whatever the spec allows, the monitor accepts when it sees only the
     observed steps (at most 2 hidden steps between them, the default `hidden_steps`),
     10 ms apart so that no `within` deadline can pass."""
-    out, sid, hidden_run, walk = _out_edges(spec), 0, 0, []
+    graph, sid, hidden_run, walk = _graph(spec), 0, 0, []
     for pick in picks:
-        options = [e for e in out[sid] if not (e.hidden and hidden_run == 2)]
+        options = [e for e in map(graph.edges.__getitem__, graph.edges.out(sid))
+                   if not (e.hidden and hidden_run == 2)]
         if not options:
             break
         edge = options[pick % len(options)]
