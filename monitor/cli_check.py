@@ -84,7 +84,10 @@ def describe(result: Any, s: dict[str, Any]) -> str:
         lines.append("  search: " + _bounded_reason(result))
     if result.unexplored:
         lines.append(f"  not explored (no finite domain): {', '.join(result.unexplored)}")
-    if not result.deadlocks_checked:
+    if result.unexplored:
+        lines.append("  deadlocks and deadlines: not checked (an unexplored action might "
+                     "be enabled anywhere)")
+    elif not result.deadlocks_checked:
         lines.append("  deadlocks: not checked (the spec has no terminal(); "
                      "--deadlocks error to check them)")
     verdict = {

@@ -85,7 +85,10 @@ def check_graph(g: StateGraph, *, deadlocks: bool | None = None,
                 max_states: int = 1_000_000, max_depth: int | None = None) -> CheckResult:
     """Findings over an explored graph, each with its shortest counterexample."""
     model = g.model
-    check_deadlocks = model.has_terminal if deadlocks is None else deadlocks
+    # an action without a domain might be enabled anywhere: no state can be called
+    # stuck, no window unmeetable (invariant findings stay sound: their paths are real)
+    sound = not g.unexplored
+    check_deadlocks = sound and (model.has_terminal if deadlocks is None else deadlocks)
     found: list[Finding] = []
     seen_inv: set[str] = set()
     for sid, names in g.broken.items():  # insertion order is id order: shortest first
@@ -100,7 +103,7 @@ def check_graph(g: StateGraph, *, deadlocks: bool | None = None,
             found.append(_finding(g, sid, "deadlock", "deadlock",
                                   "no action is enabled in a state that is not terminal"
                                   + _why_stuck(model, g.states[sid])))
-    for w, sid in unmeetable_windows(g).items():
+    for w, sid in (unmeetable_windows(g) if sound else {}).items():
         found.append(_finding(g, sid, "deadline", model.withins[w].name,
                               _deadline_message(g, sid, w)))
     bugs = [_finding(g, sid, "spec_error", "spec_error", msg)
@@ -111,6 +114,7 @@ def check_graph(g: StateGraph, *, deadlocks: bool | None = None,
         complete=g.complete, states=len(g.states), edges=len(g.edges),
         depth=g.depth[-1] if len(g.depth) else 0, findings=findings, spec_errors=bugs,
         unexplored=list(g.unexplored), deadlocks_checked=check_deadlocks,
+        deadlines_checked=sound and bool(model.withins),
         max_states=max_states, max_depth=max_depth,
     )
 

@@ -80,6 +80,7 @@ class CheckResult(msgspec.Struct, frozen=True, kw_only=True):
     spec_errors: list[Finding]
     unexplored: list[str]  # actions without finite domains, so never taken
     deadlocks_checked: bool
+    deadlines_checked: bool  # False when the spec has no `within`, or actions unexplored
     max_states: int
     max_depth: int | None
     walks: int = 0

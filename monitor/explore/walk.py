@@ -38,15 +38,17 @@ class _Found(Exception):
 
 
 class _Walker:
-    def __init__(self, model: SpecModel, max_states: int, check_deadlocks: bool) -> None:
+    def __init__(self, model: SpecModel, max_states: int, check_deadlocks: bool,
+                 check_deadlines: bool) -> None:
         self.model = model
-        self.labels, self.unexplored = labels_of(model)
+        self.labels, _unexplored = labels_of(model)
         self.stepper = Stepper(model, self.labels)
         # memo of each visited state's moves, bounded by max_states; the count of
         # distinct states visited is its size
         self.moves: dict[State, list[tuple[int, State]]] = {}
         self.max_states = max_states
         self.check_deadlocks = check_deadlocks
+        self.check_deadlines = check_deadlines
         self.steps = 0
         self.longest = 0
 
@@ -80,7 +82,7 @@ class _Walker:
             raise _Found(self.finding(path, "deadlock", "deadlock",
                                       "no action is enabled in a state that is not terminal"))
         for w, is_open in enumerate(wins):
-            if is_open:
+            if is_open and self.check_deadlines:
                 info = self.model.withins[w]
                 how = "the instance can end (terminal)" if terminal else "no action is enabled"
                 raise _Found(self.finding(
@@ -132,8 +134,10 @@ def random_walks(
     deadlocks: bool | None = None,
     progress: Callable[[int, int, int], None] | None = None,
 ) -> CheckResult:
-    check_deadlocks = model.has_terminal if deadlocks is None else deadlocks
-    walker = _Walker(model, max_states, check_deadlocks)
+    _labels, unexplored = labels_of(model)
+    sound = not unexplored  # as in check_graph: an unexplored action may be enabled anywhere
+    check_deadlocks = sound and (model.has_terminal if deadlocks is None else deadlocks)
+    walker = _Walker(model, max_states, check_deadlocks, sound)
     rng = Random(seed)
     length = DEFAULT_WALK_LENGTH if max_depth is None else max_depth
     findings: list[Finding] = []
@@ -151,7 +155,8 @@ def random_walks(
     return CheckResult(
         spec=model.name, mode="random", result=result_name(findings, bugs, False),
         complete=False, states=len(walker.moves), edges=walker.steps, depth=walker.longest,
-        findings=findings, spec_errors=bugs, unexplored=list(walker.unexplored),
-        deadlocks_checked=check_deadlocks, max_states=max_states, max_depth=length,
+        findings=findings, spec_errors=bugs, unexplored=list(unexplored),
+        deadlocks_checked=check_deadlocks, deadlines_checked=sound and bool(model.withins),
+        max_states=max_states, max_depth=length,
         walks=done, seed=seed,
     )

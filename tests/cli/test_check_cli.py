@@ -141,3 +141,16 @@ def test_the_installed_command_runs_check():
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 1, done.stderr
     assert json.loads(done.stdout)["findings"][0]["kind"] == "invariant"
+
+
+def test_the_progress_line_shows_states_depth_and_rate(capsys):
+    from monitor.cli_check import _Progress
+
+    show = _Progress(None)
+    show(5000, 7, 21000)
+    show.close()
+    err = capsys.readouterr().err
+    assert err.startswith("\r5000 states, depth 7, 21000 edges, ") and "states/s" in err
+    walks = _Progress(100)
+    walks(40, 64, 3000)
+    assert "64/100 walks, 3000 steps, 40 distinct states" in capsys.readouterr().err

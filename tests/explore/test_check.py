@@ -348,3 +348,43 @@ def test_progress_is_reported_with_the_final_counts():
     walked = []
     explore(Ticket, random=200, progress=lambda *c: walked.append(c))
     assert [c[1] for c in walked] == [64, 128, 192, 200]
+
+
+def test_with_an_unexplored_action_no_state_is_called_stuck_or_a_window_unmeetable():
+    class Free(Spec):
+        n: int = 0
+
+        @action
+        def set(self, value: int):
+            self.n = value
+
+        @action
+        def bump(self):
+            require(self.n == 0, "once")
+            self.n = 1
+
+        closes = within(60, start=lambda s: s.n == 1, end=lambda s: s.n == 2)
+
+        def terminal(self):
+            return self.n == 2
+
+    for result in (explore(Free, deadlocks=True), explore(Free, random=5, deadlocks=True)):
+        assert result.findings == [] and result.result == "bounded"
+        assert not result.deadlocks_checked and not result.deadlines_checked
+
+
+def test_an_initial_state_breaking_an_invariant_is_a_counterexample_of_no_steps():
+    class Wrong(Spec):
+        n: int = 0
+
+        @action
+        def go(self):
+            self.n = 1
+
+        @invariant
+        def positive(self):
+            return self.n > 0
+
+    for result in (explore(Wrong), explore(Wrong, random=1)):
+        [f] = result.findings
+        assert (f.kind, f.steps, f.initial) == ("invariant", [], {"n": 0})
