@@ -8,7 +8,9 @@ unknown key -> lock it and execute the charge; locked (a request with this key i
 in flight) -> 409 Conflict; stored -> replay the stored response. The middleware does
 not log its decision (`check` is hidden): what is seen is the gateway's requests and
 responses and the service's charge outcomes. A request the gateway timed out (504) may
-still be executing in the service and charge the card later.
+still be executing in the service and charge the card later. The gateway may also
+re-send a request upstream on its own (a proxy retry on a connection reset, `resend`,
+hidden too): a duplicate delivery the client never made.
 
 Safety: the card is charged at most once per key (`charged_at_most_once`); a success
 (201) or decline (402) is answered only once the outcome is stored. Liveness: a key
