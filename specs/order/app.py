@@ -43,7 +43,6 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import (
     BatchSpanProcessor,
-    SimpleSpanProcessor,
     SpanExporter,
     SpanExportResult,
 )
@@ -190,6 +189,29 @@ def _hex_ids(obj: dict[str, Any]) -> None:
             obj[name] = base64.b64decode(obj[name]).hex()
 
 
+class StageBatcher(SpanProcessor):
+    """Holds ended spans until the shop finishes a stage, then exports them as one batch:
+    one line per stage in a file, like a Collector batch. Deterministic, unlike the SDK's
+    BatchSpanProcessor, whose batches depend on a background thread's timing."""
+
+    def __init__(self, exporter: SpanExporter) -> None:
+        self.exporter = exporter
+        self.spans: list[ReadableSpan] = []
+
+    def on_end(self, span: ReadableSpan) -> None:
+        self.spans.append(span)
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        if self.spans:
+            self.exporter.export(self.spans)
+            self.spans = []
+        return self.exporter.force_flush(timeout_millis)
+
+    def shutdown(self) -> None:
+        self.force_flush()
+        self.exporter.shutdown()
+
+
 # -- the shop ------------------------------------------------------------------------
 
 
@@ -234,6 +256,7 @@ class Shop:
                 provider.add_span_processor(p)
             self.providers[svc] = provider
             self.tracers[svc] = provider.get_tracer(f"shop.{svc}", "1.4.2")
+        self._batchers = [p for p in processors if isinstance(p, StageBatcher)]
         self._queue: list[_Stage] = []
         self._seq = 0
 
@@ -250,6 +273,8 @@ class Shop:
         while self._queue:
             stage = heapq.heappop(self._queue)
             stage.run(stage.at)
+            for batcher in self._batchers:
+                batcher.force_flush()
 
     # -- spans -----------------------------------------------------------------------
 
@@ -539,7 +564,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     out = None
     if args.file:
         out = sys.stdout if args.file == "-" else open(args.file, "w", encoding="utf-8")  # noqa: SIM115
-        processors.append(SimpleSpanProcessor(OtlpJsonLinesExporter(out)))
+        processors.append(StageBatcher(OtlpJsonLinesExporter(out)))
     if args.otlp_http:
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 

@@ -107,8 +107,10 @@ class Order(Spec):
 
     @action(amount=AMOUNTS)
     def refund(self, amount: int):
+        # a compensation, after shipping failed (returns of shipped orders are another
+        # flow). A refund above what is left passes and breaks `refunds_within_charge`.
         require(self.charged > 0, "refund before any charge")
-        require(self.shipping != "shipped", "refund of a shipped order (returns are another flow)")
+        require(self.shipping == "failed", "refund while the order is still going ahead")
         require(amount > 0, "refund amount must be positive")
         self.refunded += amount
 
@@ -134,7 +136,7 @@ class Order(Spec):
     @invariant
     def ships_only_paid(self):
         return self.shipping != "shipped" or (
-            self.payment == "charged" and self.charged == self.amount and self.refunded == 0)
+            self.payment == "charged" and self.charged == self.amount)
 
     @invariant
     def refunds_within_charge(self):
