@@ -295,7 +295,7 @@ class Shop:
     def end(self, span: Any, t: float, error: str | None = None) -> float:
         if error is not None:
             span.set_status(Status(StatusCode.ERROR, error))
-        elif span.kind == SpanKind.SERVER:
+        elif span.is_recording() and span.kind == SpanKind.SERVER:  # sampled out: no kind
             span.set_status(Status(StatusCode.OK))
         span.end(end_time=_abs(t))
         return t
