@@ -588,7 +588,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.truth:
         with open(args.truth, "w", encoding="utf-8") as f:
             for t in truth:
-                f.write(json.dumps({"key": t.key, "kind": t.kind, "property": t.property}) + "\n")
+                f.write(json.dumps({"key": t.key, "kind": t.kind, "property": t.property},
+                                   separators=(",", ":")) + "\n")
     return 0
 
 
