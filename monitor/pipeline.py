@@ -84,6 +84,13 @@ class Pipeline:
         rejected ones in ``unmatched`` and ``invalid`` (by cause). The first rejection
         of the request is passed to ``on_bad`` (sampled per cause)."""
         batch = self.spans_mapper().map_request(req, origin)
+        self.count_spans(batch, origin)
+        return batch
+
+    def count_spans(self, batch: SpanBatch, origin: Any = None) -> None:
+        """Count a batch mapped by ``spans_mapper().map_request`` (what ``map_spans``
+        does); a receiver that may refuse the request (queue full) counts it only once
+        it is admitted, so a retried request is not counted twice."""
         self.records += batch.spans
         self.unmatched += batch.unmatched
         if batch.rejected:
@@ -95,7 +102,6 @@ class Pipeline:
             if seen < SAMPLES_PER_CAUSE and self.on_bad is not None:
                 self._sampled[first] = seen + 1
                 self.on_bad(first, origin, batch.error or "")
-        return batch
 
     def apply(self, events: list[Event]) -> list[Report]:
         """Feed mapped events to the engine, in order; the reports they caused."""

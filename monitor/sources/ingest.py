@@ -96,6 +96,7 @@ class SpanIngest:
         if max_events < 1:
             raise ValueError(f"max_events must be >= 1, got {max_events!r}")
         self.pipeline = pipeline
+        self._map = pipeline.spans_mapper().map_request  # MappingError without `spans:`
         self.limit = max_events
         self.retry_after_s = retry_after_s
         self.on_report = on_report
@@ -117,12 +118,12 @@ class SpanIngest:
         if st.depth >= self.limit:  # the common overload case: refuse before mapping
             st.overloaded += 1
             raise Overloaded(self.retry_after_s, st.depth, self.limit)
-        batch = self.pipeline.map_spans(req, origin)
+        batch = self._map(req, origin)
         n = len(batch.events)
         if st.depth and st.depth + n > self.limit:
-            st.overloaded += 1
-            self.pipeline.unmap_spans(batch)  # the client resends it: do not count twice
+            st.overloaded += 1  # not counted by the pipeline: the client resends it
             raise Overloaded(self.retry_after_s, st.depth, self.limit)
+        self.pipeline.count_spans(batch, origin)
         st.requests += 1
         st.spans += batch.spans
         st.rejected_spans += batch.rejected

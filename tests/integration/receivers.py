@@ -79,6 +79,14 @@ class RunningMonitor:
         """Every event accepted so far has been applied to the engine."""
         self.run(self.ingest.drained())
 
+    def wait_until(self, cond: Callable[[], bool], timeout: float = 20) -> None:
+        """Wait for ``cond`` (read on the monitor's loop) to hold; fail at the deadline."""
+        async def poll() -> None:
+            async with asyncio.timeout(timeout):
+                while not cond():
+                    await asyncio.sleep(0.005)
+        self.run(poll(), timeout + 1)
+
     def post(self, body: bytes, content_type: str = "application/x-protobuf", *,
              method: str = "POST", path: str = "/v1/traces",
              headers: dict[str, str] | None = None) -> Answer:
