@@ -45,6 +45,7 @@ __all__ = ["SpecMonitorProcessor"]
 
 _log = logging.getLogger("specmon.otel")
 _ORIGIN = OtlpOrigin("sdk")
+_STOP: Any = object()  # queued by shutdown() to wake the worker
 
 
 class SpecMonitorProcessor(SpanProcessor):
@@ -64,6 +65,7 @@ class SpecMonitorProcessor(SpanProcessor):
         if max_queue < 1 or max_batch < 1:
             raise ValueError(f"max_queue and max_batch must be >= 1, got {max_queue}, {max_batch}")
         self.pipeline = spec if isinstance(spec, Pipeline) else Pipeline(load_specdir(spec), config)
+        self.pipeline.spans_mapper()  # MappingError now, not per batch, without `spans:`
         self.on_violation = on_violation
         self.max_batch = max_batch
         self.tick_s = tick_s
@@ -116,6 +118,10 @@ class SpecMonitorProcessor(SpanProcessor):
         if self._stopping:
             return
         self._stopping = True
+        try:
+            self._queue.put_nowait(_STOP)  # wake the worker now, not at its next tick
+        except queue.Full:
+            pass  # the worker is busy and sees _stopping once the queue is empty
         self._worker.join()
 
     # -- reading results ---------------------------------------------------------
@@ -128,12 +134,10 @@ class SpecMonitorProcessor(SpanProcessor):
 
     def _run(self) -> None:
         q = self._queue
-        while True:
+        while not (self._stopping and q.empty()):
             try:
                 batch = [q.get(timeout=self.tick_s)]
             except queue.Empty:
-                if self._stopping:
-                    break
                 self._step(self.pipeline.engine.advance, self.clock())  # idle: deadlines fire
                 continue
             while len(batch) < self.max_batch:
@@ -141,7 +145,9 @@ class SpecMonitorProcessor(SpanProcessor):
                     batch.append(q.get_nowait())
                 except queue.Empty:
                     break
-            self._apply(batch)
+            spans = [s for s in batch if s is not _STOP]
+            if spans:
+                self._apply(spans)
         self._step(lambda _: self.pipeline.engine.flush(), None)
 
     def _apply(self, spans: list[ReadableSpan]) -> None:
