@@ -59,24 +59,29 @@ class Pipeline:
             return []
         return self.engine.feed(ev)
 
+    @staticmethod
+    def check_section(specdir: SpecDir, section: str) -> None:
+        """``MappingError`` when the mapping has no ``section`` (events | spans)."""
+        if getattr(specdir.mapping, section) is None:
+            what = "JSON records" if section == "events" else "spans"
+            raise MappingError(
+                f"{specdir.path}/mapping.yaml: no `{section}:` section, so {what} cannot "
+                f"be mapped; add one (see docs/mapping.md)")
+
     def _no_events(self, raw: bytes, origin: Any) -> list[Report]:
-        raise MappingError(
-            f"{self.specdir.path}/mapping.yaml: no `events:` section, so JSON records "
-            "cannot be mapped; add one (see docs/mapping.md)")
+        self.check_section(self.specdir, "events")
+        return []
 
     def events_mapper(self) -> EventMapper:
         """The ``events:`` mapper, or ``MappingError`` saying to add the section."""
-        if self.mapper is None:
-            self._no_events(b"", None)
+        self.check_section(self.specdir, "events")
         assert self.mapper is not None
         return self.mapper
 
     def spans_mapper(self) -> SpanMapper:
         """The ``spans:`` mapper, or ``MappingError`` saying to add the section."""
-        if self.span_mapper is None:
-            raise MappingError(
-                f"{self.specdir.path}/mapping.yaml: no `spans:` section, so spans cannot "
-                "be mapped; add one (see docs/mapping.md, \"Spans\")")
+        self.check_section(self.specdir, "spans")
+        assert self.span_mapper is not None
         return self.span_mapper
 
     def map_spans(self, req: Any, origin: Any = None) -> SpanBatch:
@@ -87,10 +92,10 @@ class Pipeline:
         self.count_spans(batch, origin)
         return batch
 
-    def count_spans(self, batch: SpanBatch, origin: Any = None) -> None:
-        """Count a batch mapped by ``spans_mapper().map_request`` (what ``map_spans``
-        does); a receiver that may refuse the request (queue full) counts it only once
-        it is admitted, so a retried request is not counted twice."""
+    def count_spans(self, batch: SpanBatch, origin: Any) -> None:
+        """Count a mapped request's spans (``map_spans`` does it; sharded replay counts
+        in one worker only; a receiver that may refuse a request when its queue is full
+        counts it only once admitted, so a retried request is not counted twice)."""
         self.records += batch.spans
         self.unmatched += batch.unmatched
         if batch.rejected:
