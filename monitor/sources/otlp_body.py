@@ -17,6 +17,7 @@ from google.protobuf.message import DecodeError
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from monitor.errors import RecordError
+from monitor.sources.otlp_json import decode_otlp_view
 
 __all__ = ["BodyTooLarge", "CONTENT_TYPES", "read_capped", "decode_request"]
 
@@ -75,11 +76,12 @@ async def read_capped(chunks: AsyncIterator[bytes], cap: int, encoding: str) -> 
 
 
 def decode_request(body: bytes, content_type: str) -> Any:
-    """An ``ExportTraceServiceRequest`` from a body; raises ``RecordError('malformed')``."""
+    """An ``ExportTraceServiceRequest`` (protobuf) or its OTLP JSON view (``otlp_json``)
+    from a body; raises ``RecordError('malformed')``."""
     if content_type == JSON:
-        from monitor.sources.otlp_json import decode_otlp_json
-
-        return decode_otlp_json(body)
+        # views with the protobuf field names: SpanMapper reads them as it reads protobuf,
+        # at ~2 us a span instead of ~20-40 us for building protobuf messages
+        return decode_otlp_view(body)
     try:
         return ExportTraceServiceRequest.FromString(body)
     except (DecodeError, RuntimeError, ValueError) as exc:

@@ -10,6 +10,8 @@ import tracemalloc
 import msgspec
 import pytest
 from google.rpc import code_pb2, status_pb2
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from opentelemetry.exporter.otlp.proto.http import Compression
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
@@ -170,3 +172,52 @@ def test_the_sdk_exporter_retries_after_503_and_delivers_once_the_queue_drains()
     assert results == [SpanExportResult.SUCCESS]
     assert [r.key for r in mon.reports] == ["o-2"]
     assert mon.ingest.stats.max_depth <= 3
+
+
+def test_an_undecodable_json_body_is_answered_400_with_a_json_status_naming_the_field():
+    body = b'{"resourceSpans": [{"scopeSpans": [{"spans": [{"spanId": "xyz"}]}]}]}'
+    with RunningMonitor() as mon:
+        answer = mon.post(body, "application/json; charset=utf-8")
+    assert answer.status == 400 and answer.headers["Content-Type"] == JSON
+    status = msgspec.json.decode(answer.body)
+    assert status["code"] == code_pb2.INVALID_ARGUMENT
+    assert status["message"].startswith("$.resourceSpans[0].scopeSpans[0].spans[0].spanId")
+
+
+def test_a_json_request_gets_a_json_answer_with_partial_success():
+    steps = [("order.place", "o-3", {}), ("order.pay", "o-3", {"order.amount": "lots"})]
+    with RunningMonitor() as mon:
+        answer = mon.post(shop.to_otlp_json(shop.request(steps)), JSON)
+    assert answer.status == 200 and answer.headers["Content-Type"] == JSON
+    partial = msgspec.json.decode(answer.body)["partialSuccess"]
+    assert partial["rejectedSpans"] == "1" and "lots" in partial["errorMessage"]
+
+
+step = st.tuples(st.sampled_from(["order.place", "order.pay", "order.ship", "other"]),
+                 st.sampled_from(["o-1", "o-2", "o-3"]),
+                 st.sampled_from([{}, {"order.amount": 10}, {"order.amount": "ten"},
+                                  {"order.amount": 2.5}, {"order.amount": True}]))
+
+
+@settings(max_examples=20, deadline=None)
+@given(steps=st.lists(step, max_size=25), gzipped=st.booleans())
+def test_json_and_protobuf_bodies_of_the_same_spans_give_the_same_answers_and_verdicts(
+        steps, gzipped):
+    req = shop.request(steps)
+    outcomes = []
+    for body, ctype in ((req.SerializeToString(), PROTO), (shop.to_otlp_json(req), JSON)):
+        headers = {"Content-Encoding": "gzip"} if gzipped else {}
+        with RunningMonitor() as mon:
+            answer = mon.post(gzip.compress(body) if gzipped else body, ctype, headers=headers)
+            mon.drained()
+            reports = mon.call(lambda m=mon: m.reports + m.pipeline.engine.flush())
+        assert answer.status == 200
+        if ctype == PROTO:
+            partial = ExportTraceServiceResponse.FromString(answer.body).partial_success
+            rejected, error = partial.rejected_spans, partial.error_message
+        else:
+            partial = msgspec.json.decode(answer.body).get("partialSuccess", {})
+            rejected, error = int(partial.get("rejectedSpans", 0)), partial.get("errorMessage", "")
+        outcomes.append((rejected, error, mon.pipeline.outcomes(), dict(mon.pipeline.invalid),
+                         [msgspec.structs.asdict(r) for r in reports]))
+    assert outcomes[0] == outcomes[1]
