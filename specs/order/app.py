@@ -57,10 +57,10 @@ from opentelemetry.sdk.trace.sampling import (
 from opentelemetry.trace import Link, NonRecordingSpan, SpanKind, Status, StatusCode
 
 SERVICES = ("checkout", "inventory", "payments", "shipping")
+#: the simulated clock's default start (a fixed date: samples are reproducible)
 START = datetime(2026, 11, 1, 10, 0, tzinfo=timezone.utc)
 #: the spec's `settles` window (spec.py): shipped or cancelled within 30 minutes
 SETTLE_SECONDS = 1800.0
-_START_NS = int(START.timestamp()) * 1_000_000_000
 
 #: --bug choices -> the violation the spec reports for the bugged order
 BUGS: dict[str, tuple[str, str]] = {
@@ -241,7 +241,10 @@ class Shop:
     inside specmon's default 5 s lateness."""
 
     def __init__(self, processors: Sequence[SpanProcessor], *, seed: int = 1,
-                 sampler: Sampler | None = None) -> None:
+                 sampler: Sampler | None = None, start: datetime = START) -> None:
+        # whole microseconds as integers: a float of epoch nanoseconds would lose the last
+        # digits (float64 has ~16 significant digits; epoch nanoseconds need 19)
+        self.start_us = round(start.timestamp() * 1e6)
         ids = SeededIds(seed)
         self.rng = random.Random(f"shop-{seed}")
         self.providers: dict[str, TracerProvider] = {}
@@ -290,15 +293,19 @@ class Shop:
         attributes = {"order.id": plan.order_id, **{k.replace("_", "."): v for k, v in attrs.items()}}
         return self.tracers[svc].start_span(
             name, context=ctx, kind=kind, attributes=attributes,
-            links=[Link(s.get_span_context()) for s in links], start_time=_abs(t))
+            links=[Link(s.get_span_context()) for s in links], start_time=self.ns(t))
 
     def end(self, span: Any, t: float, error: str | None = None) -> float:
         if error is not None:
             span.set_status(Status(StatusCode.ERROR, error))
         elif span.is_recording() and span.kind == SpanKind.SERVER:  # sampled out: no kind
             span.set_status(Status(StatusCode.OK))
-        span.end(end_time=_abs(t))
+        span.end(end_time=self.ns(t))
         return t
+
+    def ns(self, t: float) -> int:
+        """Simulated time ``t`` (seconds after the start) in epoch nanoseconds."""
+        return (self.start_us + round(t * 1e6)) * 1000
 
     def tick(self, t: float, lo: float = 0.005, hi: float = 0.08) -> float:
         return t + round(self.rng.uniform(lo, hi), 6)
@@ -374,12 +381,12 @@ class Shop:
             t = self.tick(t, 0.05, 0.4)
             if outcome == "declined":
                 srv.add_event("payment.declined", {"payment.decline_code": "insufficient_funds"},
-                              timestamp=_abs(t))
+                              timestamp=self.ns(t))
                 t = self.end(srv, self.tick(t, 0.001, 0.005), "card declined")
             elif outcome == "timeout":
                 srv.add_event("exception", {"exception.type": "GatewayTimeout",
                                             "exception.message": "acquirer did not answer in 2s"},
-                              timestamp=_abs(t))
+                              timestamp=self.ns(t))
                 t = self.end(srv, self.tick(t, 0.001, 0.005), "GatewayTimeout")
             else:
                 srv.set_attribute("payment.id", f"pay-{plan.order_id[4:]}-{len(attempts)}")
@@ -401,7 +408,7 @@ class Shop:
         if plan.outcome == "ship_failed":
             root.add_event("exception", {"exception.type": "CarrierRejected",
                                          "exception.message": "address not deliverable"},
-                           timestamp=_abs(t))
+                           timestamp=self.ns(t))
             t = self.end(root, self.tick(t), "carrier rejected the parcel")
             self.at(self.tick(t, 1.0, 5.0), lambda t: self.compensate(plan, t, refund=True))
             return
@@ -428,7 +435,7 @@ class Shop:
                             parent=pub, messaging_system="kafka",
                             messaging_destination_name="stock.release")
             t = self.tick(t)
-            con.add_event("stock.released", {"stock.items": plan.items}, timestamp=_abs(t))
+            con.add_event("stock.released", {"stock.items": plan.items}, timestamp=self.ns(t))
             t = self.end(con, self.tick(t))
         t = self.cancel(plan, root, t)
         self.end(root, self.tick(t))
@@ -441,12 +448,6 @@ class Shop:
     def force_flush(self) -> None:
         for provider in self.providers.values():
             provider.force_flush()
-
-
-def _abs(seconds: float) -> int:
-    # integer nanoseconds from whole microseconds: a float of epoch seconds would lose
-    # the last digits (float64 has ~16 significant digits; epoch ns need 19)
-    return _START_NS + round(seconds * 1e6) * 1000
 
 
 # -- planning ------------------------------------------------------------------------
@@ -498,12 +499,12 @@ def truth_of(plans: Sequence[Plan]) -> list[Truth]:
 
 def run_shop(orders: int = 40, seed: int = 1, bugs: Sequence[str] = (), *,
              processors: Sequence[SpanProcessor] = (), sampler: Sampler | None = None,
-             bug_rate: float = 0.2) -> list[Truth]:
+             bug_rate: float = 0.2, start: datetime = START) -> list[Truth]:
     """Run the shop with ``processors`` attached to every service's TracerProvider and
     return the expected violations. Flushes the providers; the caller shuts its
     processors down."""
     plans = plan_orders(orders, seed, bugs, bug_rate)
-    shop = Shop(processors, seed=seed, sampler=sampler)
+    shop = Shop(processors, seed=seed, sampler=sampler, start=start)
     shop.run(plans)
     shop.force_flush()
     return truth_of(plans)
@@ -532,6 +533,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="export with the SDK's OTLP/HTTP exporter, e.g. http://127.0.0.1:4318/v1/traces")
     p.add_argument("--otlp-grpc", metavar="HOST:PORT",
                    help="export with the SDK's OTLP/gRPC exporter, e.g. 127.0.0.1:4317")
+    p.add_argument("--start", type=_start_time, default=START, metavar="TIME",
+                   help="the simulated clock's start: RFC 3339 (default 2026-11-01T10:00:00Z) "
+                   "or 'now' (for a live monitor, whose watermark also follows the wall clock)")
     p.add_argument("--truth", metavar="PATH",
                    help="write the expected violations (key, kind, property) as JSON lines")
     sampling = p.add_mutually_exclusive_group()
@@ -541,6 +545,17 @@ def _parser() -> argparse.ArgumentParser:
                           help="keep this fraction of traces (TraceIdRatioBased): breaks "
                           "orders apart, see docs/otel.md")
     return p
+
+
+def _start_time(text: str) -> datetime:
+    if text == "now":
+        return datetime.now(timezone.utc)
+    try:
+        t = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected an RFC 3339 time like 2026-11-01T10:00:00Z, or 'now'; got {text!r}") from None
+    return t if t.tzinfo else t.replace(tzinfo=timezone.utc)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -577,7 +592,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         processors.append(BatchSpanProcessor(GrpcExporter(endpoint=args.otlp_grpc, insecure=True)))
     try:
         truth = run_shop(args.orders, args.seed, args.bug, processors=processors,
-                         sampler=sampler, bug_rate=args.bug_rate)
+                         sampler=sampler, bug_rate=args.bug_rate, start=args.start)
     except ValueError as exc:
         parser.error(str(exc))
     finally:
