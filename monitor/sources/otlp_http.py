@@ -19,6 +19,7 @@ the cap applied while inflating (``otlp_body``), so aiohttp's own decompression 
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import msgspec
@@ -36,12 +37,15 @@ from monitor.sources.otlp_body import (
     DEFAULT_MAX_BODY,
     ENCODINGS,
     JSON,
+    PROTOBUF,
     BodyTooLarge,
     decode_request,
     read_capped,
 )
 
 __all__ = ["DEFAULT_HTTP_PORT", "OtlpHttpReceiver"]
+
+_log = logging.getLogger("specmon.otlp")
 
 DEFAULT_HTTP_PORT = 4318
 TRACES_PATH = "/v1/traces"
@@ -95,7 +99,12 @@ class OtlpHttpReceiver:
         return f"http://{self.host}:{self.port}{TRACES_PATH}"
 
     async def handle(self, request: web.Request) -> web.Response:
-        resp = await self._answer(request)
+        try:
+            resp = await self._answer(request)
+        except Exception as exc:  # a bug here must cost one request, not the receiver
+            _log.exception("specmon: OTLP/HTTP request failed")
+            resp = _status(500, code_pb2.INTERNAL, f"internal error: {type(exc).__name__}",
+                           JSON if request.content_type == JSON else PROTOBUF)
         self.responses[resp.status] = self.responses.get(resp.status, 0) + 1
         return resp
 
@@ -142,7 +151,7 @@ def _success(rejected: int, error: str | None, fmt: str) -> web.Response:
     if rejected:
         body = ExportTraceServiceResponse(partial_success=ExportTracePartialSuccess(
             rejected_spans=rejected, error_message=error or "")).SerializeToString()
-    return web.Response(body=body, content_type="application/x-protobuf")
+    return web.Response(body=body, content_type=PROTOBUF)
 
 
 def _status(http: int, code: int, message: str, fmt: str,
