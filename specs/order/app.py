@@ -121,14 +121,21 @@ class OrderIdRatioSampler(Sampler):
     service and every trace. SHA-256 (not Python's salted ``hash``) so that services in
     other processes and languages can decide alike: keep when the first 8 bytes of
     sha256(order id), big-endian, are below rate x 2^64. A span without the attribute
-    is kept (nothing of a monitored flow is dropped by accident)."""
+    is kept (nothing of a monitored flow is dropped by accident).
 
-    def __init__(self, rate: float, attribute: str = "order.id") -> None:
+    ``unsampled=Decision.RECORD_ONLY`` records the other orders' spans without sampling
+    them: exporters skip them, but in-process span processors (``SpecMonitorProcessor``)
+    still see every span, so the monitor checks every order while the tracing backend
+    gets a sample."""
+
+    def __init__(self, rate: float, attribute: str = "order.id", *,
+                 unsampled: Decision = Decision.DROP) -> None:
         if not 0.0 <= rate <= 1.0:
             raise ValueError(f"sampling rate must be within [0, 1], got {rate!r}")
         self.rate = rate
         self.attribute = attribute
         self.bound = round(rate * 2**64)
+        self.unsampled = unsampled
 
     def keeps(self, entity_id: str) -> bool:
         return int.from_bytes(hashlib.sha256(entity_id.encode()).digest()[:8], "big") < self.bound
@@ -137,16 +144,23 @@ class OrderIdRatioSampler(Sampler):
                       links=None, trace_state=None) -> SamplingResult:
         value = (attributes or {}).get(self.attribute)
         keep = value is None or self.keeps(str(value))
-        return SamplingResult(Decision.RECORD_AND_SAMPLE if keep else Decision.DROP,
+        return SamplingResult(Decision.RECORD_AND_SAMPLE if keep else self.unsampled,
                               attributes, trace_state)
 
     def get_description(self) -> str:
         return f"OrderIdRatioSampler{{{self.attribute}, {self.rate}}}"
 
 
-def order_sampler(rate: float) -> Sampler:
-    """Whole-order sampling: children follow their parent, roots decide on ``order.id``."""
-    return ParentBased(root=OrderIdRatioSampler(rate))
+def order_sampler(rate: float, *, record_unsampled: bool = False) -> Sampler:
+    """Whole-order sampling: children follow their parent, roots decide on ``order.id``.
+    With ``record_unsampled`` the other orders are recorded but not sampled; their child
+    spans decide on ``order.id`` too (ParentBased would drop a child of an unsampled
+    parent, hiding it from in-process processors)."""
+    if not record_unsampled:
+        return ParentBased(root=OrderIdRatioSampler(rate))
+    by_order = OrderIdRatioSampler(rate, unsampled=Decision.RECORD_ONLY)
+    return ParentBased(root=by_order, remote_parent_not_sampled=by_order,
+                       local_parent_not_sampled=by_order)
 
 
 # -- the Collector's file exporter format ---------------------------------------------
@@ -199,7 +213,8 @@ class StageBatcher(SpanProcessor):
         self.spans: list[ReadableSpan] = []
 
     def on_end(self, span: ReadableSpan) -> None:
-        self.spans.append(span)
+        if span.context.trace_flags.sampled:  # like the SDK's processors: recorded-only
+            self.spans.append(span)           # spans are not exported
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
         if self.spans:

@@ -13,7 +13,7 @@ import pytest
 from monitor.engine import EngineConfig
 from monitor.otel import SpecMonitorProcessor
 from tests.integration.receivers import RunningMonitor
-from tests.specs.order_support import ORDER, app
+from tests.specs.order_support import ORDER, RequestCollector, app, check
 
 pytestmark = pytest.mark.integration
 
@@ -82,3 +82,22 @@ def test_the_app_in_process_with_the_span_processor_finds_every_injected_violati
     assert got == sorted((t.key, t.kind, t.property) for t in truth)
     assert {k for _, k, _ in got} == {"invariant", "deadline"}
     assert monitor.dropped == 0 and monitor.errors == 0 and monitor.processed > 400
+
+
+def test_recording_unsampled_orders_lets_the_processor_check_every_order_while_exporting_a_sample():
+    monitor = SpecMonitorProcessor(ORDER, config=CONFIG, clock=lambda: 0.0)
+    exported = RequestCollector()
+    sampler = app.order_sampler(0.3, record_unsampled=True)
+    truth = app.run_shop(60, 3, ["double-refund", "no-compensation"], bug_rate=0.5,
+                         sampler=sampler, processors=[monitor, app.StageBatcher(exported)])
+    monitor.shutdown()
+    everything = sorted((t.key, t.kind, t.property) for t in truth)
+    assert sorted((v.key, v.kind, v.property) for v in monitor.violations) == everything
+    # the exporter got only the sampled orders, whole: their verdicts are exact too
+    keeps = app.OrderIdRatioSampler(0.3).keeps
+    exported_orders = {a.value.string_value for req in exported.requests
+                       for rs in req.resource_spans for ss in rs.scope_spans
+                       for span in ss.spans for a in span.attributes if a.key == "order.id"}
+    assert exported_orders == {p.order_id for p in app.plan_orders(60, 3) if keeps(p.order_id)}
+    kept = [t for t in everything if keeps(t[0])]
+    assert 0 < len(kept) < len(everything) and check(exported.requests)[0] == kept
