@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import heapq
 import json
+import os
 import random
 import sys
 from collections.abc import Callable, Sequence
@@ -492,4 +493,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except BrokenPipeError:  # `--file - | head`: the reader left; say nothing more
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(1)
