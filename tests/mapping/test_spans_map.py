@@ -10,11 +10,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.trace import SpanKind, StatusCode, format_span_id, format_trace_id
 
 from monitor import Spec, action
 from monitor.mapping import SpanBatch, load_mapping
-from monitor.mapping.span_read import AttrLookup
+from monitor.mapping.paths import MISSING
+from monitor.mapping.span_read import attr_lookup
 from monitor.pipeline import Pipeline
 from monitor.spec import model_of
 from monitor.specdir import load_specdir
@@ -278,15 +280,18 @@ def test_json_records_need_an_events_section():
 @given(st.lists(st.sampled_from("abcdefgh"), min_size=1, max_size=8, unique=True),
        st.randoms(use_true_random=False))
 def test_attribute_lookups_find_every_key_whatever_the_order_of_attributes(keys, rnd):
-    from tests.otlp import request as _  # noqa: F401 - the SDK is importable
-
-    class KV:
-        def __init__(self, key: str) -> None:
-            self.key, self.value = key, f"v-{key}"
-
-    looks = {k: AttrLookup(k) for k in "abcdefgh"}
+    looks = {k: attr_lookup(k, "string_value") for k in "abcdefgh"}
     for _round in range(3):
         rnd.shuffle(keys)
-        attrs = [KV(k) for k in keys]
+        attrs = [KeyValue(key=k, value=AnyValue(string_value=f"v-{k}")) for k in keys]
         for k, look in looks.items():
-            assert look(attrs) == (f"v-{k}" if k in keys else None)
+            assert look(attrs) == (f"v-{k}" if k in keys else MISSING)
+
+
+def test_span_events_are_read_only_in_the_spans_their_rules_name():
+    m = mapper("    - {when: {event: tagged, name: put}, action: close}\n")
+    assert m._event_spans == frozenset({"put"})
+    events = [("tagged", {}, T0 + 1)]
+    batch = mapped(m, span(events=events), span(name="take", events=events))
+    assert (len(batch.events), batch.unmatched) == (1, 1)
+    assert mapper("    - {when: {event: tagged}, action: close}\n")._event_spans is None
