@@ -90,3 +90,18 @@ def test_the_sdk_grpc_exporter_retries_unavailable_and_delivers_once_the_queue_d
         mon.drained()
     assert results == [SpanExportResult.SUCCESS]
     assert [r.key for r in mon.reports] == ["o-2"]
+
+
+def test_a_gzip_compressed_request_that_inflates_past_the_cap_is_resource_exhausted():
+    bomb = shop.request([("order.place", "o-6", {"blob": "\0" * 200_000})]).SerializeToString()
+    with RunningMonitor(max_body=4096) as mon:
+        with grpc.insecure_channel(mon.grpc.endpoint,
+                                   compression=grpc.Compression.Gzip) as channel:
+            call = channel.unary_unary(METHOD, request_serializer=None,
+                                       response_deserializer=ExportTraceServiceResponse.FromString)
+            with pytest.raises(grpc.RpcError) as caught:
+                call(bomb, timeout=10)
+            small = call(shop.request(shop.HAPPY).SerializeToString(), timeout=10)
+    assert caught.value.code() is grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert not small.HasField("partial_success")  # compressed requests under the cap work
+    assert mon.ingest.stats.requests == 1
