@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import threading
-
 import grpc
 import pytest
 from google.rpc.error_details_pb2 import RetryInfo
@@ -79,16 +77,10 @@ def test_the_sdk_grpc_exporter_retries_unavailable_and_delivers_once_the_queue_d
     with RunningMonitor(max_events=3, consume=False, retry_after_s=0.1) as mon:
         raw_export(mon, shop.request(shop.HAPPY).SerializeToString())
         exporter = OTLPSpanExporter(endpoint=mon.grpc.endpoint, insecure=True, timeout=20)
-        spans = shop.make_spans(shop.SHIP_UNPAID, t0=shop.T0 + 10**9)
-        results: list[SpanExportResult] = []
-        sender = threading.Thread(target=lambda: results.append(exporter.export(spans)))
-        sender.start()
-        mon.wait_until(lambda: mon.grpc.responses.get("UNAVAILABLE", 0) >= 1)
-        mon.start_consumer()
-        sender.join(30)
-        exporter.shutdown()
-        mon.drained()
-    assert results == [SpanExportResult.SUCCESS]
+        result = mon.export_after_refusal(
+            exporter, shop.make_spans(shop.SHIP_UNPAID, t0=shop.T0 + 10**9),
+            refused=lambda: mon.grpc.responses.get("UNAVAILABLE", 0) >= 1)
+    assert result is SpanExportResult.SUCCESS
     assert [r.key for r in mon.reports] == ["o-2"]
 
 
