@@ -6,7 +6,7 @@ Everything reads the protobuf objects (or anything with the same field names and
 field by field: converting whole spans to dicts costs about 15x the protobuf parse.
 With upb, every element of a repeated field read from Python allocates a wrapper
 (~200 ns per attribute), so scanning a span's 10 attributes for one key costs ~4 us;
-``AttrLookup`` remembers where its key was last found (instrumentation writes
+``attr_lookup`` remembers where its key was last found (instrumentation writes
 attributes in the same order every time) and tries that position first: ~0.3 us.
 
 Pure: no I/O, no OpenTelemetry import.
@@ -20,7 +20,7 @@ from typing import Any
 from monitor.mapping.paths import MISSING
 from monitor.mapping.span_rules import KINDS, STATUSES, Src
 
-__all__ = ["AttrLookup", "Ctx", "Reader", "any_value", "reader"]
+__all__ = ["WANT", "Ctx", "Reader", "any_value", "attr_lookup", "reader"]
 
 KIND_NAMES = {v: k for k, v in KINDS.items()}
 STATUS_NAMES = {v: k for k, v in STATUSES.items()}
@@ -60,50 +60,60 @@ def any_value(v: Any) -> Any:
     return x
 
 
-class AttrLookup:
-    """Finds one attribute key in a span's attribute list, trying first the position
-    where it was found last time."""
+#: the AnyValue field a parameter's type is usually given in: read it first, and only
+#: when it is empty (unset, or a zero/empty value) ask ``WhichOneof`` (~0.1 us saved)
+WANT: dict[Any, str] = {str: "string_value", int: "int_value", float: "double_value",
+                        bool: "bool_value"}
 
-    __slots__ = ("key", "pos")
 
-    def __init__(self, key: str) -> None:
-        self.key = key
-        self.pos = 0
+def attr_lookup(key: str, want: str | None = None) -> Callable[[Any], Any]:
+    """A function finding ``key`` in a span's (or span event's) attribute list and
+    returning its value as ``any_value`` does (MISSING when absent). It tries first
+    the position where it found the key last time."""
+    pos = 0
 
-    def __call__(self, attrs: Any) -> Any:
-        """The ``AnyValue`` of the key, or None when the span has no such attribute."""
-        key = self.key
+    def lookup(attrs: Any) -> Any:
+        nonlocal pos
         try:
-            kv = attrs[self.pos]
-            if kv.key == key:
-                return kv.value
+            kv = attrs[pos]
         except IndexError:
-            pass
-        i = 0
-        for kv in attrs:
-            if kv.key == key:
-                self.pos = i
-                return kv.value
-            i += 1
-        return None
+            kv = None
+        if kv is None or kv.key != key:
+            i = 0
+            for kv in attrs:
+                if kv.key == key:
+                    pos = i
+                    break
+                i += 1
+            else:
+                return MISSING
+        v = kv.value
+        if want is not None:
+            x = getattr(v, want)
+            if x:
+                return x
+        return any_value(v)
+
+    return lookup
 
 
 def _hex(b: Any) -> str | None:
     return b.hex() if b else None
 
 
-def reader(src: Src) -> Reader:
-    """The function reading ``src`` from a span (and span event)."""
+def reader(src: Src, want: str | None = None) -> Reader:
+    """The function reading ``src`` from a span (and span event); ``want`` is the
+    AnyValue field to try first for attributes."""
     kind, name = src.kind, src.name
     if kind == "const":
         c = src.const
         return lambda span, attrs, ctx, ev: c
     if kind == "attr":
-        look = AttrLookup(name)
-        return lambda span, attrs, ctx, ev: any_value(look(attrs))
+        look = attr_lookup(name, want)
+        return lambda span, attrs, ctx, ev: look(attrs)
     if kind == "event":
-        elook = AttrLookup(name)
-        return lambda span, attrs, ctx, ev: any_value(elook(ev.attributes))
+        elook = attr_lookup(name, want)
+        return lambda span, attrs, ctx, ev: elook(ev.attributes)
     if kind == "resource":
         return lambda span, attrs, ctx, ev: ctx.resource.get(name, MISSING)
     return _FIELD_READERS[name]

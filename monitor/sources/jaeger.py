@@ -132,8 +132,10 @@ def _path_first(message: str) -> str:
 
 def _any(tag: _Tag) -> v.AnyValue:
     t, x = tag.type, tag.value
-    if t == "bool" or type(x) is bool:
-        return v.AnyValue(bool_value=x if type(x) is bool else x == "true")
+    if t == "string" and type(x) is str:
+        return v.AnyValue(string_value=x)
+    if t == "bool" and type(x) is bool:
+        return v.AnyValue(bool_value=x)
     if t == "int64" and type(x) is int:
         return v.AnyValue(int_value=x)
     if t == "int64" and type(x) is str and x.lstrip("-").isdigit():
@@ -141,9 +143,10 @@ def _any(tag: _Tag) -> v.AnyValue:
     if t == "float64" and type(x) in (int, float):
         return v.AnyValue(double_value=float(x))
     if t == "binary" and type(x) is str:
-        return v.AnyValue(bytes_value=base64.b64decode(x))
-    if type(x) is str:
-        return v.AnyValue(string_value=x)
+        try:
+            return v.AnyValue(bytes_value=base64.b64decode(x, validate=True))
+        except ValueError:
+            pass
     raise ValueError(f".tags: tag {tag.key!r} of type {t!r} has the value {x!r}")
 
 
@@ -160,19 +163,18 @@ def _resource(processes: dict[str, _Process], pid: str) -> v.Resource:
 
 
 def _trace_id(text: str) -> v.TraceId:
-    if len(text) < 32:  # Jaeger's 64-bit trace ids (and leading zeros dropped)
-        text = text.rjust(32, "0")
     return v.TraceId(_hex(text, 32, "traceID"))
 
 
 def _span_id(text: str, what: str) -> v.SpanId:
-    return v.SpanId(_hex(text.rjust(16, "0"), 16, what))
+    return v.SpanId(_hex(text, 16, what))
 
 
 def _hex(text: str, digits: int, what: str) -> bytes:
+    """Jaeger drops leading zeros and has 64-bit trace ids: pad to ``digits``."""
     try:
-        if len(text) == digits:
-            return bytes.fromhex(text)
+        if len(text) <= digits:
+            return bytes.fromhex(text.rjust(digits, "0"))
     except ValueError:
         pass
     raise ValueError(f".{what}: expected at most {digits} hex digits, got {text[:40]!r}")
