@@ -26,8 +26,6 @@ publishes ``order.paid``; shipping consumes it and ships. Compensations run in
 from __future__ import annotations
 
 import argparse
-import base64
-import hashlib
 import heapq
 import json
 import random
@@ -35,32 +33,32 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import IO, Any
+from typing import Any
 
 from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
-from opentelemetry.sdk.trace.export import (
-    BatchSpanProcessor,
-    SpanExporter,
-    SpanExportResult,
-)
-from opentelemetry.sdk.trace.id_generator import IdGenerator
-from opentelemetry.sdk.trace.sampling import (
-    Decision,
-    ParentBased,
-    Sampler,
-    SamplingResult,
-    TraceIdRatioBased,
-)
+from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from opentelemetry.sdk.trace.sampling import ParentBased, Sampler, TraceIdRatioBased
 from opentelemetry.trace import Link, NonRecordingSpan, SpanKind, Status, StatusCode
 
+# a sibling module: found because a script's directory is on sys.path (in-process users
+# put specs/order on sys.path, as tests/specs/order_support.py does)
+from order_otel import (  # noqa: F401 - re-exported for in-process users
+    OrderIdRatioSampler,
+    OtlpJsonLinesExporter,
+    SeededIds,
+    StageBatcher,
+    order_sampler,
+    otlp_json_line,
+)
+
 SERVICES = ("checkout", "inventory", "payments", "shipping")
+#: the simulated clock's default start (a fixed date: samples are reproducible)
 START = datetime(2026, 11, 1, 10, 0, tzinfo=timezone.utc)
 #: the spec's `settles` window (spec.py): shipped or cancelled within 30 minutes
 SETTLE_SECONDS = 1800.0
-_START_NS = int(START.timestamp()) * 1_000_000_000
 
 #: --bug choices -> the violation the spec reports for the bugged order
 BUGS: dict[str, tuple[str, str]] = {
@@ -93,125 +91,6 @@ class Truth:
     property: str
 
 
-# -- determinism: ids and time --------------------------------------------------------
-
-
-class SeededIds(IdGenerator):
-    """Trace and span ids from a seeded generator, so the same seed writes the same file."""
-
-    def __init__(self, seed: int) -> None:
-        self.rng = random.Random(f"ids-{seed}")
-
-    def generate_span_id(self) -> int:
-        return self.rng.getrandbits(64) or 1
-
-    def generate_trace_id(self) -> int:
-        return self.rng.getrandbits(128) or 1
-
-    def is_trace_id_random(self) -> bool:
-        return True
-
-
-# -- sampling that keeps whole orders (docs/otel.md) ----------------------------------
-
-
-class OrderIdRatioSampler(Sampler):
-    """Samples a fixed fraction of *orders*: the decision is a hash of the ``order.id``
-    attribute given at span start, so every span of a kept order is kept, in every
-    service and every trace. SHA-256 (not Python's salted ``hash``) so that services in
-    other processes and languages can decide alike: keep when the first 8 bytes of
-    sha256(order id), big-endian, are below rate x 2^64. A span without the attribute
-    is kept (nothing of a monitored flow is dropped by accident)."""
-
-    def __init__(self, rate: float, attribute: str = "order.id") -> None:
-        if not 0.0 <= rate <= 1.0:
-            raise ValueError(f"sampling rate must be within [0, 1], got {rate!r}")
-        self.rate = rate
-        self.attribute = attribute
-        self.bound = round(rate * 2**64)
-
-    def keeps(self, entity_id: str) -> bool:
-        return int.from_bytes(hashlib.sha256(entity_id.encode()).digest()[:8], "big") < self.bound
-
-    def should_sample(self, parent_context, trace_id, name, kind=None, attributes=None,
-                      links=None, trace_state=None) -> SamplingResult:
-        value = (attributes or {}).get(self.attribute)
-        keep = value is None or self.keeps(str(value))
-        return SamplingResult(Decision.RECORD_AND_SAMPLE if keep else Decision.DROP,
-                              attributes, trace_state)
-
-    def get_description(self) -> str:
-        return f"OrderIdRatioSampler{{{self.attribute}, {self.rate}}}"
-
-
-def order_sampler(rate: float) -> Sampler:
-    """Whole-order sampling: children follow their parent, roots decide on ``order.id``."""
-    return ParentBased(root=OrderIdRatioSampler(rate))
-
-
-# -- the Collector's file exporter format ---------------------------------------------
-
-
-class OtlpJsonLinesExporter(SpanExporter):
-    """Writes each export as one line of OTLP JSON, ``{"resourceSpans": [...]}``, as the
-    Collector's file exporter does: lowerCamelCase keys, enums as integers, int64 as
-    strings, trace and span ids in hex (protobuf's JSON mapping would write base64)."""
-
-    def __init__(self, out: IO[str]) -> None:
-        self.out = out
-
-    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
-        self.out.write(otlp_json_line(spans) + "\n")
-        return SpanExportResult.SUCCESS
-
-    def force_flush(self, timeout_millis: int = 30000) -> bool:
-        self.out.flush()
-        return True
-
-
-def otlp_json_line(spans: Sequence[ReadableSpan]) -> str:
-    from google.protobuf.json_format import MessageToDict
-    from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
-
-    doc = MessageToDict(encode_spans(spans), use_integers_for_enums=True)
-    for rs in doc.get("resourceSpans", ()):
-        for ss in rs.get("scopeSpans", ()):
-            for span in ss.get("spans", ()):
-                _hex_ids(span)
-                for link in span.get("links", ()):
-                    _hex_ids(link)
-    return json.dumps(doc, separators=(",", ":"))
-
-
-def _hex_ids(obj: dict[str, Any]) -> None:
-    for name in ("traceId", "spanId", "parentSpanId"):
-        if name in obj:
-            obj[name] = base64.b64decode(obj[name]).hex()
-
-
-class StageBatcher(SpanProcessor):
-    """Holds ended spans until the shop finishes a stage, then exports them as one batch:
-    one line per stage in a file, like a Collector batch. Deterministic, unlike the SDK's
-    BatchSpanProcessor, whose batches depend on a background thread's timing."""
-
-    def __init__(self, exporter: SpanExporter) -> None:
-        self.exporter = exporter
-        self.spans: list[ReadableSpan] = []
-
-    def on_end(self, span: ReadableSpan) -> None:
-        self.spans.append(span)
-
-    def force_flush(self, timeout_millis: int = 30000) -> bool:
-        if self.spans:
-            self.exporter.export(self.spans)
-            self.spans = []
-        return self.exporter.force_flush(timeout_millis)
-
-    def shutdown(self) -> None:
-        self.force_flush()
-        self.exporter.shutdown()
-
-
 # -- the shop ------------------------------------------------------------------------
 
 
@@ -236,12 +115,15 @@ class _Stage:
 
 
 class Shop:
-    """The four services. Stages of all orders run in simulated-time order, so spans
-    reach the processors in (nearly) event-time order: a stage lasts under 2 s, well
-    inside specmon's default 5 s lateness."""
+    """The four services. Stages of all orders run in simulated-time order and every
+    processor is flushed after each stage, so spans leave in (nearly) event-time order:
+    a stage lasts under 2 s, well inside specmon's default 5 s lateness."""
 
     def __init__(self, processors: Sequence[SpanProcessor], *, seed: int = 1,
-                 sampler: Sampler | None = None) -> None:
+                 sampler: Sampler | None = None, start: datetime = START) -> None:
+        # whole microseconds as integers: a float of epoch nanoseconds would lose the last
+        # digits (float64 has ~16 significant digits; epoch nanoseconds need 19)
+        self.start_us = round(start.timestamp() * 1e6)
         ids = SeededIds(seed)
         self.rng = random.Random(f"shop-{seed}")
         self.providers: dict[str, TracerProvider] = {}
@@ -256,7 +138,7 @@ class Shop:
                 provider.add_span_processor(p)
             self.providers[svc] = provider
             self.tracers[svc] = provider.get_tracer(f"shop.{svc}", "1.4.2")
-        self._batchers = [p for p in processors if isinstance(p, StageBatcher)]
+        self.processors = tuple(processors)
         self._queue: list[_Stage] = []
         self._seq = 0
 
@@ -273,8 +155,12 @@ class Shop:
         while self._queue:
             stage = heapq.heappop(self._queue)
             stage.run(stage.at)
-            for batcher in self._batchers:
-                batcher.force_flush()
+            # Simulated time runs a whole day of orders in a second. Flushing after each
+            # stage sends telemetry out stage by stage, in event-time order, as real time
+            # would (stages are seconds to minutes apart); a batch holding many stages
+            # would be regrouped by service and arrive hours out of event-time order.
+            for proc in self.processors:
+                proc.force_flush()
 
     # -- spans -----------------------------------------------------------------------
 
@@ -290,15 +176,19 @@ class Shop:
         attributes = {"order.id": plan.order_id, **{k.replace("_", "."): v for k, v in attrs.items()}}
         return self.tracers[svc].start_span(
             name, context=ctx, kind=kind, attributes=attributes,
-            links=[Link(s.get_span_context()) for s in links], start_time=_abs(t))
+            links=[Link(s.get_span_context()) for s in links], start_time=self.ns(t))
 
     def end(self, span: Any, t: float, error: str | None = None) -> float:
         if error is not None:
             span.set_status(Status(StatusCode.ERROR, error))
         elif span.is_recording() and span.kind == SpanKind.SERVER:  # sampled out: no kind
             span.set_status(Status(StatusCode.OK))
-        span.end(end_time=_abs(t))
+        span.end(end_time=self.ns(t))
         return t
+
+    def ns(self, t: float) -> int:
+        """Simulated time ``t`` (seconds after the start) in epoch nanoseconds."""
+        return (self.start_us + round(t * 1e6)) * 1000
 
     def tick(self, t: float, lo: float = 0.005, hi: float = 0.08) -> float:
         return t + round(self.rng.uniform(lo, hi), 6)
@@ -374,12 +264,12 @@ class Shop:
             t = self.tick(t, 0.05, 0.4)
             if outcome == "declined":
                 srv.add_event("payment.declined", {"payment.decline_code": "insufficient_funds"},
-                              timestamp=_abs(t))
+                              timestamp=self.ns(t))
                 t = self.end(srv, self.tick(t, 0.001, 0.005), "card declined")
             elif outcome == "timeout":
                 srv.add_event("exception", {"exception.type": "GatewayTimeout",
                                             "exception.message": "acquirer did not answer in 2s"},
-                              timestamp=_abs(t))
+                              timestamp=self.ns(t))
                 t = self.end(srv, self.tick(t, 0.001, 0.005), "GatewayTimeout")
             else:
                 srv.set_attribute("payment.id", f"pay-{plan.order_id[4:]}-{len(attempts)}")
@@ -401,7 +291,7 @@ class Shop:
         if plan.outcome == "ship_failed":
             root.add_event("exception", {"exception.type": "CarrierRejected",
                                          "exception.message": "address not deliverable"},
-                           timestamp=_abs(t))
+                           timestamp=self.ns(t))
             t = self.end(root, self.tick(t), "carrier rejected the parcel")
             self.at(self.tick(t, 1.0, 5.0), lambda t: self.compensate(plan, t, refund=True))
             return
@@ -428,7 +318,7 @@ class Shop:
                             parent=pub, messaging_system="kafka",
                             messaging_destination_name="stock.release")
             t = self.tick(t)
-            con.add_event("stock.released", {"stock.items": plan.items}, timestamp=_abs(t))
+            con.add_event("stock.released", {"stock.items": plan.items}, timestamp=self.ns(t))
             t = self.end(con, self.tick(t))
         t = self.cancel(plan, root, t)
         self.end(root, self.tick(t))
@@ -441,12 +331,6 @@ class Shop:
     def force_flush(self) -> None:
         for provider in self.providers.values():
             provider.force_flush()
-
-
-def _abs(seconds: float) -> int:
-    # integer nanoseconds from whole microseconds: a float of epoch seconds would lose
-    # the last digits (float64 has ~16 significant digits; epoch ns need 19)
-    return _START_NS + round(seconds * 1e6) * 1000
 
 
 # -- planning ------------------------------------------------------------------------
@@ -498,12 +382,12 @@ def truth_of(plans: Sequence[Plan]) -> list[Truth]:
 
 def run_shop(orders: int = 40, seed: int = 1, bugs: Sequence[str] = (), *,
              processors: Sequence[SpanProcessor] = (), sampler: Sampler | None = None,
-             bug_rate: float = 0.2) -> list[Truth]:
+             bug_rate: float = 0.2, start: datetime = START) -> list[Truth]:
     """Run the shop with ``processors`` attached to every service's TracerProvider and
     return the expected violations. Flushes the providers; the caller shuts its
     processors down."""
     plans = plan_orders(orders, seed, bugs, bug_rate)
-    shop = Shop(processors, seed=seed, sampler=sampler)
+    shop = Shop(processors, seed=seed, sampler=sampler, start=start)
     shop.run(plans)
     shop.force_flush()
     return truth_of(plans)
@@ -532,6 +416,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="export with the SDK's OTLP/HTTP exporter, e.g. http://127.0.0.1:4318/v1/traces")
     p.add_argument("--otlp-grpc", metavar="HOST:PORT",
                    help="export with the SDK's OTLP/gRPC exporter, e.g. 127.0.0.1:4317")
+    p.add_argument("--start", type=_start_time, default=START, metavar="TIME",
+                   help="the simulated clock's start: RFC 3339 (default 2026-11-01T10:00:00Z) "
+                   "or 'now' (for a live monitor, whose watermark also follows the wall clock)")
     p.add_argument("--truth", metavar="PATH",
                    help="write the expected violations (key, kind, property) as JSON lines")
     sampling = p.add_mutually_exclusive_group()
@@ -541,6 +428,17 @@ def _parser() -> argparse.ArgumentParser:
                           help="keep this fraction of traces (TraceIdRatioBased): breaks "
                           "orders apart, see docs/otel.md")
     return p
+
+
+def _start_time(text: str) -> datetime:
+    if text == "now":
+        return datetime.now(timezone.utc)
+    try:
+        t = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected an RFC 3339 time like 2026-11-01T10:00:00Z, or 'now'; got {text!r}") from None
+    return t if t.tzinfo else t.replace(tzinfo=timezone.utc)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -577,7 +475,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         processors.append(BatchSpanProcessor(GrpcExporter(endpoint=args.otlp_grpc, insecure=True)))
     try:
         truth = run_shop(args.orders, args.seed, args.bug, processors=processors,
-                         sampler=sampler, bug_rate=args.bug_rate)
+                         sampler=sampler, bug_rate=args.bug_rate, start=args.start)
     except ValueError as exc:
         parser.error(str(exc))
     finally:
@@ -588,7 +486,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.truth:
         with open(args.truth, "w", encoding="utf-8") as f:
             for t in truth:
-                f.write(json.dumps({"key": t.key, "kind": t.kind, "property": t.property}) + "\n")
+                f.write(json.dumps({"key": t.key, "kind": t.kind, "property": t.property},
+                                   separators=(",", ":")) + "\n")
     return 0
 
 

@@ -34,6 +34,9 @@ def _load(name: str, path: Path) -> Any:
     return sys.modules[name]
 
 
+# app.py imports its sibling order_otel.py, as it does when run as a script
+if str(ORDER) not in sys.path:
+    sys.path.insert(0, str(ORDER))
 app = _load("specmon_order_app", ORDER / "app.py")
 
 

@@ -120,6 +120,16 @@ def test_an_order_neither_shipped_nor_compensated_within_30_minutes_misses_its_d
     assert verdict(DECLINED, tail=1900.0) == []  # compensated in time
 
 
+def test_an_order_first_seen_mid_saga_is_adopted_only_with_values_from_the_domains():
+    # docs/otel.md: adoption starts from the enumerated reachable states, so a value
+    # outside the declared domains leaves nothing to adopt and the key is not checked
+    for amount, adopted, ignored in [(4999, 1, 0), (1299, 0, 1)]:
+        engine = Engine(Order)
+        assert engine.feed(Event("ord-9", 1.0, "charge", (amount,))) == []
+        assert engine.flush() == []
+        assert (engine.counters.adopted, engine.counters.join_ignored) == (adopted, ignored)
+
+
 def _state(**fields):
     s = dict(zip(MODEL.fields, MODEL.initial)) | fields
     return tuple(s[f] for f in MODEL.fields)
