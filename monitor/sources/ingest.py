@@ -37,7 +37,7 @@ import msgspec
 from monitor.errors import SpecmonError
 from monitor.pipeline import Pipeline, Report
 
-__all__ = ["IngestStats", "OtlpOrigin", "Overloaded", "SpanIngest"]
+__all__ = ["IngestStats", "OtlpOrigin", "Overloaded", "Service", "SpanIngest"]
 
 #: default queue limit in events: 128 OTLP batches of 512 spans (the SDK's batch size);
 #: an event costs ~300 B queued, so ~20 MB at the limit
@@ -88,7 +88,25 @@ class IngestStats(msgspec.Struct, kw_only=True):
 OnReport = Callable[[Report], None]
 
 
-class SpanIngest:
+class Service:
+    """``await start()`` / ``await stop()``, or ``async with`` for both (the receivers and
+    the ingest consumer; a daemon starts them in one asyncio loop)."""
+
+    async def start(self) -> None:
+        raise NotImplementedError
+
+    async def stop(self) -> None:
+        raise NotImplementedError
+
+    async def __aenter__(self) -> Any:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+
+class SpanIngest(Service):
     def __init__(self, pipeline: Pipeline, *, max_events: int = DEFAULT_MAX_EVENTS,
                  retry_after_s: float = 1.0, on_report: OnReport | None = None,
                  tick_s: float | None = 1.0, clock: Callable[[], float] = time.time,
@@ -167,13 +185,6 @@ class SpanIngest:
             self._idle.clear()
             self._wake.set()
             await self._idle.wait()
-
-    async def __aenter__(self) -> SpanIngest:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
 
     async def _consume(self) -> None:
         assert self._wake is not None and self._idle is not None

@@ -25,7 +25,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 )
 
 from monitor.errors import RecordError
-from monitor.sources.ingest import OtlpOrigin, Overloaded, SpanIngest
+from monitor.sources.ingest import OtlpOrigin, Overloaded, Service, SpanIngest
 from monitor.sources.otlp_body import DEFAULT_MAX_BODY, decode_request
 
 __all__ = ["DEFAULT_GRPC_PORT", "OtlpGrpcReceiver"]
@@ -35,7 +35,7 @@ SERVICE = "opentelemetry.proto.collector.trace.v1.TraceService"
 _PROTOBUF = "application/x-protobuf"
 
 
-class OtlpGrpcReceiver:
+class OtlpGrpcReceiver(Service):
     """``await start()`` binds and serves; ``await stop()`` closes. ``port`` is the bound
     port (useful with ``port=0``). ``responses`` counts answers by status code name."""
 
@@ -69,13 +69,6 @@ class OtlpGrpcReceiver:
         if self._server is not None:
             await self._server.stop(grace)
             self._server = None
-
-    async def __aenter__(self) -> OtlpGrpcReceiver:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
 
     @property
     def endpoint(self) -> str:

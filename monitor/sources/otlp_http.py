@@ -31,7 +31,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 )
 
 from monitor.errors import RecordError
-from monitor.sources.ingest import OtlpOrigin, Overloaded, SpanIngest
+from monitor.sources.ingest import OtlpOrigin, Overloaded, Service, SpanIngest
 from monitor.sources.otlp_body import (
     CONTENT_TYPES,
     DEFAULT_MAX_BODY,
@@ -53,7 +53,7 @@ _CHUNK = 64 * 1024
 _OK_PROTO = ExportTraceServiceResponse().SerializeToString()  # b"": partial_success unset
 
 
-class OtlpHttpReceiver:
+class OtlpHttpReceiver(Service):
     """``await start()`` binds and serves; ``await stop()`` closes. ``port`` is the bound
     port (useful with ``port=0``). ``responses`` counts answers by HTTP status."""
 
@@ -86,13 +86,6 @@ class OtlpHttpReceiver:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
-
-    async def __aenter__(self) -> OtlpHttpReceiver:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
 
     @property
     def endpoint(self) -> str:

@@ -87,6 +87,21 @@ class RunningMonitor:
                     await asyncio.sleep(0.005)
         self.run(poll(), timeout + 1)
 
+    def export_after_refusal(self, exporter: Any, spans: list[Any],
+                             refused: Callable[[], bool]) -> Any:
+        """With the consumer stopped and the queue full: export on another thread, wait
+        until the receiver has refused it (``refused``), start the consumer, and return
+        the exporter's result once its retries are over."""
+        results: list[Any] = []
+        sender = threading.Thread(target=lambda: results.append(exporter.export(spans)))
+        sender.start()
+        self.wait_until(refused)
+        self.start_consumer()
+        sender.join(30)
+        exporter.shutdown()
+        self.drained()
+        return results[0] if results else None
+
     def post(self, body: bytes, content_type: str = "application/x-protobuf", *,
              method: str = "POST", path: str = "/v1/traces",
              headers: dict[str, str] | None = None) -> Answer:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import threading
-
 import grpc
 import pytest
 from google.rpc.error_details_pb2 import RetryInfo
@@ -79,14 +77,23 @@ def test_the_sdk_grpc_exporter_retries_unavailable_and_delivers_once_the_queue_d
     with RunningMonitor(max_events=3, consume=False, retry_after_s=0.1) as mon:
         raw_export(mon, shop.request(shop.HAPPY).SerializeToString())
         exporter = OTLPSpanExporter(endpoint=mon.grpc.endpoint, insecure=True, timeout=20)
-        spans = shop.make_spans(shop.SHIP_UNPAID, t0=shop.T0 + 10**9)
-        results: list[SpanExportResult] = []
-        sender = threading.Thread(target=lambda: results.append(exporter.export(spans)))
-        sender.start()
-        mon.wait_until(lambda: mon.grpc.responses.get("UNAVAILABLE", 0) >= 1)
-        mon.start_consumer()
-        sender.join(30)
-        exporter.shutdown()
-        mon.drained()
-    assert results == [SpanExportResult.SUCCESS]
+        result = mon.export_after_refusal(
+            exporter, shop.make_spans(shop.SHIP_UNPAID, t0=shop.T0 + 10**9),
+            refused=lambda: mon.grpc.responses.get("UNAVAILABLE", 0) >= 1)
+    assert result is SpanExportResult.SUCCESS
     assert [r.key for r in mon.reports] == ["o-2"]
+
+
+def test_a_gzip_compressed_request_that_inflates_past_the_cap_is_resource_exhausted():
+    bomb = shop.request([("order.place", "o-6", {"blob": "\0" * 200_000})]).SerializeToString()
+    with RunningMonitor(max_body=4096) as mon:
+        with grpc.insecure_channel(mon.grpc.endpoint,
+                                   compression=grpc.Compression.Gzip) as channel:
+            call = channel.unary_unary(METHOD, request_serializer=None,
+                                       response_deserializer=ExportTraceServiceResponse.FromString)
+            with pytest.raises(grpc.RpcError) as caught:
+                call(bomb, timeout=10)
+            small = call(shop.request(shop.HAPPY).SerializeToString(), timeout=10)
+    assert caught.value.code() is grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert not small.HasField("partial_success")  # compressed requests under the cap work
+    assert mon.ingest.stats.requests == 1

@@ -4,7 +4,6 @@ raw HTTP for every error answer the OTLP specification defines."""
 from __future__ import annotations
 
 import gzip
-import threading
 import tracemalloc
 
 import msgspec
@@ -160,16 +159,10 @@ def test_the_sdk_exporter_retries_after_503_and_delivers_once_the_queue_drains()
     with RunningMonitor(max_events=3, consume=False, retry_after_s=0.2) as mon:
         assert mon.post(shop.request(shop.HAPPY).SerializeToString()).status == 200
         exporter = OTLPSpanExporter(endpoint=mon.http.endpoint, timeout=20)
-        results: list[SpanExportResult] = []
-        sender = threading.Thread(target=lambda: results.append(
-            exporter.export(shop.make_spans(shop.SHIP_UNPAID, t0=shop.T0 + 10**9))))
-        sender.start()
-        mon.wait_until(lambda: mon.http.responses.get(503, 0) >= 1)
-        mon.start_consumer()
-        sender.join(30)
-        exporter.shutdown()
-        mon.drained()
-    assert results == [SpanExportResult.SUCCESS]
+        result = mon.export_after_refusal(
+            exporter, shop.make_spans(shop.SHIP_UNPAID, t0=shop.T0 + 10**9),
+            refused=lambda: mon.http.responses.get(503, 0) >= 1)
+    assert result is SpanExportResult.SUCCESS
     assert [r.key for r in mon.reports] == ["o-2"]
     assert mon.ingest.stats.max_depth <= 3
 
