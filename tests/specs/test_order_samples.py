@@ -64,3 +64,25 @@ def test_the_file_lines_decode_to_the_requests_the_sdk_encoder_made():
     decoded = [decode_otlp_json(line.encode()) for line in text.getvalue().splitlines()]
     assert len(decoded) > 10 and decoded == collector.requests
     assert check(decoded)[0] == check(collector.requests)[0] != []
+
+
+def test_a_report_names_the_trace_and_span_that_broke_the_rule():
+    path = SAMPLES / "unexpected.jsonl"
+    [report] = map(json.loads, replay(load_specdir(ORDER), [str(path)]).reports)
+    spans = {(s["traceId"], s["spanId"]): (rs["resource"], s)
+             for line in path.read_text().splitlines()
+             for rs in json.loads(line)["resourceSpans"]
+             for ss in rs["scopeSpans"] for s in ss["spans"]}
+    resource, span = spans[(report["trace_id"], report["span_id"])]
+    assert span["name"] == "payments.charge" and span["kind"] == 2  # SERVER
+    assert {"key": "service.name", "value": {"stringValue": "payments"}} in resource["attributes"]
+    assert {"key": "order.id", "value": {"stringValue": report["key"]}} in span["attributes"]
+
+
+@pytest.mark.parametrize("sample", ["invariant", "deadline"])
+def test_sharding_the_replay_over_two_workers_finds_the_same_violations(sample):
+    paths = [str(SAMPLES / f"{sample}.jsonl")]
+    one = replay(load_specdir(ORDER), paths)
+    two = replay(load_specdir(ORDER), paths, workers=2)
+    assert sorted(two.reports) == sorted(one.reports) and two.violation_count == len(
+        _truth(SAMPLES / f"{sample}.truth.jsonl"))
