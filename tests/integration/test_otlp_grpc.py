@@ -1,16 +1,27 @@
-"""The OTLP/gRPC receiver against the SDK's gRPC exporter and a raw grpc channel."""
+"""The OTLP/gRPC receiver against the SDK's gRPC exporter and a raw grpc channel; both
+receivers and the ingest together, as the daemon runs them."""
 
 from __future__ import annotations
+
+import asyncio
 
 import grpc
 import pytest
 from google.rpc.error_details_pb2 import RetryInfo
 from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import (
+    OTLPSpanExporter as HttpExporter,
+)
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 from opentelemetry.sdk.trace.export import SpanExportResult
 
+from monitor.pipeline import Pipeline
+from monitor.sources.ingest import SpanIngest
+from monitor.sources.otlp_grpc import OtlpGrpcReceiver
+from monitor.sources.otlp_http import OtlpHttpReceiver
+from monitor.specdir import load_specdir
 from tests.integration import shop
-from tests.integration.receivers import RunningMonitor
+from tests.integration.receivers import ORDERS, STRICT, RunningMonitor
 
 pytestmark = pytest.mark.integration
 
@@ -97,3 +108,23 @@ def test_a_gzip_compressed_request_that_inflates_past_the_cap_is_resource_exhaus
     assert caught.value.code() is grpc.StatusCode.RESOURCE_EXHAUSTED
     assert not small.HasField("partial_success")  # compressed requests under the cap work
     assert mon.ingest.stats.requests == 1
+
+
+def test_the_ingest_and_both_receivers_run_as_async_context_managers_in_one_loop():
+    reports = []
+
+    async def daemon() -> list[SpanExportResult]:
+        ingest = SpanIngest(Pipeline(load_specdir(ORDERS), STRICT), on_report=reports.append)
+        http, grpc_ = OtlpHttpReceiver(ingest, port=0), OtlpGrpcReceiver(ingest, port=0)
+        async with ingest, http, grpc_:
+            exporters = [HttpExporter(endpoint=http.endpoint),
+                         OTLPSpanExporter(endpoint=grpc_.endpoint, insecure=True)]
+            steps = [shop.SHIP_UNPAID, [("order.place", "o-7", {}), ("order.ship", "o-7", {})]]
+            results = [await asyncio.to_thread(e.export, shop.make_spans(s, t0=shop.T0 + i))
+                       for i, (e, s) in enumerate(zip(exporters, steps))]
+            for e in exporters:
+                e.shutdown()
+        return results  # leaving the block applied what was queued
+
+    assert asyncio.run(daemon()) == [SpanExportResult.SUCCESS] * 2
+    assert sorted(r.key for r in reports) == ["o-2", "o-7"]
