@@ -24,7 +24,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceResponse,
 )
 
-from monitor.errors import RecordError
+from monitor.errors import ConfigError, RecordError
 from monitor.sources.ingest import OtlpOrigin, Overloaded, Service, SpanIngest
 from monitor.sources.otlp_body import DEFAULT_MAX_BODY, decode_request
 
@@ -58,9 +58,13 @@ class OtlpGrpcReceiver(Service):
             response_serializer=ExportTraceServiceResponse.SerializeToString)
         server.add_generic_rpc_handlers(
             (grpc.method_handlers_generic_handler(SERVICE, {"Export": handler}),))
-        port = server.add_insecure_port(f"{self.host}:{self.port}")
+        try:
+            port = server.add_insecure_port(f"{self.host}:{self.port}")
+        except RuntimeError:  # grpc >= 1.49 raises instead of returning 0
+            port = 0
         if port == 0:
-            raise OSError(f"OTLP/gRPC receiver cannot bind {self.host}:{self.port}")
+            raise ConfigError(f"OTLP/gRPC receiver cannot listen on {self.host}:{self.port}; "
+                              "free the port or configure another")
         await server.start()
         self.port = port
         self._server = server

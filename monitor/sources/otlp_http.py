@@ -30,7 +30,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceResponse,
 )
 
-from monitor.errors import RecordError
+from monitor.errors import ConfigError, RecordError
 from monitor.sources.ingest import OtlpOrigin, Overloaded, Service, SpanIngest
 from monitor.sources.otlp_body import (
     CONTENT_TYPES,
@@ -78,7 +78,12 @@ class OtlpHttpReceiver(Service):
         runner = web.AppRunner(app, auto_decompress=False, access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, self.host, self.port)
-        await site.start()
+        try:
+            await site.start()
+        except OSError as exc:
+            await runner.cleanup()
+            raise ConfigError(f"OTLP/HTTP receiver cannot listen on {self.host}:{self.port}: "
+                              f"{exc.strerror}; free the port or configure another") from None
         self._runner = runner
         self.port = runner.addresses[0][1]
 
