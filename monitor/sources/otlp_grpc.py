@@ -40,8 +40,13 @@ class OtlpGrpcReceiver(Service):
     port (useful with ``port=0``). ``responses`` counts answers by status code name."""
 
     def __init__(self, ingest: SpanIngest, *, host: str = "127.0.0.1",
-                 port: int = DEFAULT_GRPC_PORT, max_body: int = DEFAULT_MAX_BODY) -> None:
+                 port: int = DEFAULT_GRPC_PORT, max_body: int = DEFAULT_MAX_BODY,
+                 max_concurrent_rpcs: int | None = None) -> None:
         self.ingest = ingest
+        # grpc reads a whole message before the handler runs; memory is bounded by
+        # max_body x calls in flight. grpc answers calls past this bound RESOURCE_EXHAUSTED
+        # (which OTLP clients retry only with RetryInfo), so it is off by default
+        self.max_concurrent_rpcs = max_concurrent_rpcs
         self.host = host
         self.port = port
         self.max_body = max_body
@@ -49,7 +54,7 @@ class OtlpGrpcReceiver(Service):
         self._server: grpc.aio.Server | None = None
 
     async def start(self) -> None:
-        server = grpc.aio.server(options=[
+        server = grpc.aio.server(maximum_concurrent_rpcs=self.max_concurrent_rpcs, options=[
             ("grpc.max_receive_message_length", self.max_body),
             ("grpc.so_reuseport", 0),  # a second monitor on the same port must fail to bind
         ])
