@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 SPECMON := $(VENV)/bin/specmon
 
-.PHONY: env demo test bench lint clean
+.PHONY: env demo test bench bench-otlp lint clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,10 @@ lint: env
 
 bench: env
 	$(PY) bench/replay.py
+
+# spans/s through the OTLP receivers into the engine, against protobuf parse-only
+bench-otlp: env
+	$(PY) bench/otlp.py
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .hypothesis

@@ -1,5 +1,6 @@
 """SpanIngest: a request is queued whole or not at all, the queue never passes its
-bound, and nothing is counted twice when a refused request comes back."""
+bound, nothing is counted twice when a refused request comes back, and an idle input
+lets the wall clock fire deadlines."""
 
 from __future__ import annotations
 
