@@ -17,7 +17,7 @@ where wall-clock rates also measure the neighbours. Wall-clock spans/s are shown
   otlp/grpc    the same through the gRPC receiver (grpc.aio client, raw bytes)
 
 Spans: ``--batches`` batches of 512 spans (the SDK's default batch size), each span with
-10 attributes, for the payment spec of ``tests/specdirs/payspans`` (authorize then
+10 attributes, for the payment spec's ``spans:`` section (``specs/payment``) (authorize then
 capture or void; 1% of captures exceed the authorization: violations).
 
     python bench/otlp.py [--batches 200] [--inflight 8] [--repeat 1] [--no-grpc]
@@ -51,7 +51,7 @@ from monitor.sources.otlp_grpc import OtlpGrpcReceiver  # noqa: E402
 from monitor.sources.otlp_http import OtlpHttpReceiver  # noqa: E402
 from monitor.specdir import load_specdir  # noqa: E402
 
-SPEC = ROOT / "tests" / "specdirs" / "payspans"
+SPEC = ROOT / "specs" / "payment"
 BATCH = 512
 T0 = 1_764_000_000 * 10**9
 

@@ -166,9 +166,7 @@ def _replay_spans(pipe: Pipeline, requests: Iterator[tuple[Any, Any]],
                   progress: Progress | None, done: int, total: int) -> None:
     """Sharded, every worker maps every request (a span's key is known only once its
     rule is found) but feeds only its keys' events; worker 0 alone counts records."""
-    map_request = pipe.spans_mapper().map_request
-    feed = pipe.engine._feed
-    out: list[Any] = []
+    map_request, apply = pipe.spans_mapper().map_request, pipe.apply
     counts = shard is None or shard[0] == 0
     n = 0
     for req, origin in requests:
@@ -181,13 +179,11 @@ def _replay_spans(pipe: Pipeline, requests: Iterator[tuple[Any, Any]],
         batch = map_request(req, origin)
         if counts:
             pipe.count_spans(batch, origin)
-        for ev in batch.events:
-            if shard is not None and hash(ev.key) % shard[1] != shard[0]:
-                continue
-            feed(ev, out)
-        if out:
-            reports.extend(encode_report(r) for r in out)
-            out.clear()
+        events = batch.events
+        if shard is not None:
+            i, workers = shard
+            events = [ev for ev in events if hash(ev.key) % workers == i]
+        reports.extend(encode_report(r) for r in apply(events))
         if progress is not None and not n & 0xF:
             progress(done, total, pipe.records)
 

@@ -26,7 +26,8 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 ROOT = Path(__file__).resolve().parents[1]
-PAYSPANS = ROOT / "tests" / "specdirs" / "payspans"
+PAYMENT = ROOT / "specs" / "payment"
+SHIPPING = ROOT / "tests" / "specdirs" / "shipping"
 
 #: t0 of every scenario: 2026-01-01T00:00:00Z in ns
 T0 = 1_767_225_600 * 1_000_000_000

@@ -14,16 +14,21 @@ the OTLP spec's, written out below).
 
 from __future__ import annotations
 
-import dataclasses
-import inspect
 from dataclasses import dataclass
 from typing import Any
 
 from msgspec import UNSET
 
 from monitor.errors import MappingError
-from monitor.mapping.convert import BadValue, Converter, arg_converter, to_key_part
-from monitor.mapping.rules import norm
+from monitor.mapping.convert import BadValue, Converter, to_key_part
+from monitor.mapping.rules import (
+    UNMAPPED,
+    check_action,
+    check_params,
+    convert_const,
+    index_by,
+    norm,
+)
 from monitor.mapping.schema import SCALAR_TYPES
 from monitor.mapping.span_schema import SpanKey, SpanRuleSpec, SpanSource, SpansSection, SpanValue
 from monitor.spec.model import ActionInfo, SpecModel
@@ -114,7 +119,7 @@ def compile_spans(section: SpansSection, model: SpecModel, filename: str) -> Spa
 def _rule(r: SpanRuleSpec, i: int, model: SpecModel, check: _Check,
           key: tuple[Src, ...] | None, time: str, ident: Src | None | str) -> SpanRule:
     where = f"$.spans.rules[{i}]"
-    act = _action(r.action, model, check, f"{where}.action")
+    act = check_action(r.action, model, check, f"{where}.action")
     on_event = r.when.event is not UNSET
     conds = _conds(r, on_event, check, f"{where}.when")
     if r.key is not UNSET:
@@ -140,17 +145,6 @@ def _rule(r: SpanRuleSpec, i: int, model: SpecModel, check: _Check,
         rid = None if r.id is None else _src(r.id, f"{where}.id", check, on_event)
     return SpanRule(i, act.name, on_event, conds, _args(r, act, check, where, on_event),
                     key, rtime, rid)
-
-
-def _action(name: str, model: SpecModel, check: _Check, where: str) -> ActionInfo:
-    act = model.actions.get(name)
-    observable = ", ".join(a.name for a in model.observed)
-    if act is None:
-        raise check.fail(where, f"unknown action {name!r}; {model.name} has: {observable}")
-    if act.hidden:
-        raise check.fail(where, f"{name!r} is a hidden action, which the monitor never "
-                         f"observes (it infers it); map one of: {observable}")
-    return act
 
 
 def _listed(value: Any) -> list[Any]:
@@ -243,30 +237,14 @@ def _key(value: SpanKey, where: str, check: _Check, on_event: bool | None) -> tu
 
 def _args(r: SpanRuleSpec, act: ActionInfo, check: _Check, where: str,
           on_event: bool) -> tuple[tuple[str, Src, Converter], ...]:
-    for name in r.args:
-        if name not in act.params:
-            raise check.fail(f"{where}.args.{name}", f"{act.qualname} has no parameter "
-                             f"{name!r}; its parameters are ({', '.join(act.params)})")
-    signature = inspect.signature(act.fn).parameters
     out = []
-    for name, annotation in zip(act.params, act.types):
-        conv = arg_converter(annotation)
-        value = r.args.get(name)
-        if value is None:
-            default = signature[name].default
-            if default is inspect.Parameter.empty:
-                raise check.fail(f"{where}.args", f"parameter {name!r} of {act.qualname} is "
-                                 f"not mapped; add `{name}: <attribute key>` or "
-                                 f"`{name}: {{const: ...}}`")
-            out.append((name, Src("const", const=default), conv))
-            continue
-        src = _src(value, f"{where}.args.{name}", check, on_event)
-        if src.kind == "const":
-            try:
-                src = Src("const", const=conv.fn(src.const))
-            except BadValue as exc:
-                raise check.fail(f"{where}.args.{name}",
-                                 f"{exc} ({act.qualname}.{name})") from None
+    for name, conv, value, default in check_params(r.args, act, check, where, "attribute key"):
+        if value is UNMAPPED:
+            src = Src("const", const=default)
+        else:
+            src = _src(value, f"{where}.args.{name}", check, on_event)
+            if src.kind == "const":
+                src = Src("const", const=convert_const(src.const, conv, act, name, check, where))
         out.append((name, src, conv))
     return tuple(out)
 
@@ -291,18 +269,4 @@ def _check_reachable(rules: tuple[SpanRule, ...], check: _Check) -> None:
 
 def _dispatch(rules: list[SpanRule], dim: Dim) -> tuple[dict[Any, tuple[SpanRule, ...]],
                                                         tuple[SpanRule, ...]]:
-    """Index rules by their ``dim`` condition's values, keeping file order; rules
-    without one are candidates for every value (and for values not in the table)."""
-    table: dict[Any, list[SpanRule]] = {}
-    default: list[SpanRule] = []
-    for r in rules:
-        cond = next((c for c in r.conds if c[0] == dim), None)
-        if cond is None:
-            default.append(r)
-            for entry in table.values():
-                entry.append(r)
-            continue
-        rest = dataclasses.replace(r, conds=tuple(c for c in r.conds if c is not cond))
-        for v in cond[1]:
-            table.setdefault(v, list(default)).append(rest)
-    return {v: tuple(rs) for v, rs in table.items()}, tuple(default)
+    return index_by(rules, lambda r: next(((c, c[1]) for c in r.conds if c[0] == dim), None))

@@ -19,6 +19,7 @@ sniffer of the first bytes); ``kind`` says which loop of ``monitor.replay`` feed
 from __future__ import annotations
 
 import re
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -47,13 +48,26 @@ class MessageOrigin(msgspec.Struct, frozen=True, gc=False):
     message: int
 
 
+#: what reading a damaged gzip file raises (BadGzipFile is an OSError; a cut-off stream
+#: raises EOFError; a corrupt deflate stream zlib.error)
+_BROKEN = (EOFError, OSError, zlib.error)
+
+
+def _broken(exc: BaseException, where: str) -> RecordError:
+    return RecordError("malformed", f"{where}: cannot read on: {type(exc).__name__}: {exc}")
+
+
 def read_otlp_json_lines(path: str) -> Iterator[tuple[Any, Any]]:
     """(request view, ``FileOrigin``) per non-blank line."""
-    for raw, lineno in LineReader(path):
-        try:
-            yield decode_otlp_view(raw), FileOrigin(path, lineno)
-        except RecordError as exc:
-            yield exc, FileOrigin(path, lineno)
+    lineno = 0
+    try:
+        for raw, lineno in LineReader(path):
+            try:
+                yield decode_otlp_view(raw), FileOrigin(path, lineno)
+            except RecordError as exc:
+                yield exc, FileOrigin(path, lineno)
+    except _BROKEN as exc:
+        yield _broken(exc, f"after line {lineno}"), FileOrigin(path, lineno + 1)
 
 
 def read_otlp_proto(path: str) -> Iterator[tuple[Any, Any]]:
@@ -68,21 +82,25 @@ def read_otlp_proto(path: str) -> Iterator[tuple[Any, Any]]:
         read = f.read
         index = offset = 0
         while True:
-            head = read(4)
+            origin = MessageOrigin(path, index)
+            try:
+                head = read(4)
+                size = int.from_bytes(head, "big")
+                body = read(size) if len(head) == 4 and size <= MAX_MESSAGE else b""
+            except _BROKEN as exc:  # a damaged gzip stream: what came before was read
+                yield _broken(exc, f"byte {offset}"), origin
+                return
             if not head:
                 return
-            origin = MessageOrigin(path, index)
             if len(head) < 4:
                 yield RecordError("malformed", f"byte {offset}: truncated length prefix "
                                   f"({len(head)} of 4 bytes)"), origin
                 return
-            size = int.from_bytes(head, "big")
             if size > MAX_MESSAGE:
                 yield RecordError("malformed", f"byte {offset}: length prefix {size} is over "
                                   f"{MAX_MESSAGE} bytes: not a length-prefixed OTLP protobuf "
                                   "file, or corrupt from here on"), origin
                 return
-            body = read(size)
             if len(body) < size:
                 yield RecordError("malformed", f"byte {offset}: truncated message ({len(body)} "
                                   f"of {size} bytes)"), origin
@@ -97,8 +115,11 @@ def read_otlp_proto(path: str) -> Iterator[tuple[Any, Any]]:
 
 
 def read_jaeger_file(path: str) -> Iterator[tuple[Any, Any]]:
-    with open_input(path) as f:
-        body = f.read()
+    try:
+        with open_input(path) as f:
+            body = f.read()
+    except _BROKEN as exc:
+        return iter([(_broken(exc, "$"), SpanOrigin(path, 0))])
     return read_jaeger(path, body)
 
 

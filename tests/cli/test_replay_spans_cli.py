@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from monitor.cli import main
-from tests.otlp import PAYSPANS, T0, payment, request, write_otlp_json, write_otlp_proto
+from tests.otlp import PAYMENT, SHIPPING, T0, payment, request, write_otlp_json, write_otlp_proto
 
 JAEGER = Path(__file__).parents[1] / "sources" / "data" / "payments-jaeger.json"
 
@@ -26,7 +26,7 @@ def reqs():
 
 
 def run(capsys, *argv: str) -> tuple[int, dict]:
-    rc = main(["replay", str(PAYSPANS), *argv, "--json"])
+    rc = main(["replay", str(PAYMENT), *argv, "--json"])
     out = capsys.readouterr().out
     return rc, json.loads(out)
 
@@ -65,7 +65,7 @@ def test_reports_carry_trace_ids_and_the_message_index(tmp_path, capsys, reqs):
 
 def test_the_human_summary_points_at_the_file_message_and_trace(tmp_path, capsys, reqs):
     path = write_otlp_proto(tmp_path / "t.bin", reqs)
-    assert main(["replay", str(PAYSPANS), str(path)]) == 1
+    assert main(["replay", str(PAYMENT), str(path)]) == 1
     out, err = capsys.readouterr()
     assert f"  at {path} message 1\n  trace " in out
     assert f"skipped bad_arg record at {path} message 3: span 'payment.authorize'" in err
@@ -123,13 +123,82 @@ def test_a_trace_file_for_a_spec_without_spans_section_is_refused(tmp_path, caps
 def test_an_events_file_for_a_spans_only_spec_is_refused(tmp_path, capsys):
     path = tmp_path / "e.jsonl"
     path.write_text('{"type": "payment.voided"}\n')
-    assert main(["replay", str(PAYSPANS), str(path)]) == 2
+    assert main(["replay", str(SHIPPING), str(path)]) == 2
     assert "mapping.yaml: no `events:` section, so JSON records cannot be mapped" in (
         capsys.readouterr().err)
 
 
 def test_an_unknown_format_is_bad_usage(tmp_path, capsys):
     with pytest.raises(SystemExit) as exc:
-        main(["replay", str(PAYSPANS), "x", "--format", "csv"])
+        main(["replay", str(PAYMENT), "x", "--format", "csv"])
     assert exc.value.code == 2
     assert "invalid choice: 'csv'" in capsys.readouterr().err
+
+
+def _shipping_requests():
+    from opentelemetry.trace import SpanKind, StatusCode
+
+    from tests.otlp import SECOND, SpanSpec
+
+    def at(i: int) -> int:
+        return T0 + i * SECOND
+
+    warehouse = [
+        SpanSpec("pack", {"shipment.id": "s1", "shipment.parcels": 2}, at(0), at(1)),
+        SpanSpec("pack", {"shipment.id": "s2", "shipment.parcels": 2}, at(0), at(1)),
+        SpanSpec("pack", {"shipment.id": "s3", "shipment.parcels": 1}, at(0), at(1)),
+        SpanSpec("cancel", {"shipment.id": "s3"}, at(2), at(3)),
+    ]
+    carrier = [
+        # s1: picked up (consumer span), two hub scans, delivered (status ok)
+        SpanSpec("pickup", {"shipment.id": "s1", "shipment.parcels": 2}, at(4), at(5),
+                 kind=SpanKind.CONSUMER),
+        SpanSpec("transport", {"shipment.id": "s1"}, at(6), at(9), status=StatusCode.OK,
+                 events=[("hub.scan", {"hub.name": "a"}, at(7)),
+                         ("hub.scan", {"hub.name": "b"}, at(8))]),
+        # s2: one parcel picked up of two packed; the client span is not the pickup
+        SpanSpec("pickup", {"shipment.id": "s2", "shipment.parcels": 2}, at(4), at(5),
+                 kind=SpanKind.CLIENT),
+        SpanSpec("pickup", {"shipment.id": "s2", "shipment.parcels": 1}, at(6), at(7),
+                 kind=SpanKind.CONSUMER),
+        # s3: picked up after it was cancelled; a failed transport is no delivery
+        SpanSpec("pickup", {"shipment.id": "s3", "shipment.parcels": 1}, at(4), at(5),
+                 kind=SpanKind.CONSUMER),
+        SpanSpec("transport", {"shipment.id": "s3"}, at(6), at(7), status=StatusCode.ERROR),
+        # a pack span from the carrier's service is not the warehouse's pack
+        SpanSpec("pack", {"shipment.id": "s4", "shipment.parcels": 1}, at(0), at(1)),
+    ]
+    return [request(warehouse, service="warehouse"), request(carrier, service="carrier")]
+
+
+def test_a_spec_mapped_from_two_services_spans_checks_the_shipments(tmp_path, capsys):
+    path = write_otlp_proto(tmp_path / "ship.bin", _shipping_requests())
+    report = tmp_path / "r.jsonl"
+    rc = main(["replay", str(SHIPPING), str(path), "--json", "--report", str(report)])
+    summary = json.loads(capsys.readouterr().out)
+    assert rc == 1
+    assert (summary["records"], summary["outcomes"]["unmatched"]) == (11, 3)
+    assert summary["instances"]["finished"] == 2  # s1 delivered, s3 cancelled
+    reports = [json.loads(x) for x in report.read_text().splitlines()]
+    assert [(r["key"], r["action"], r["message"]) for r in reports] == [
+        ("s3", "pick_up", "pick_up(1) not allowed: pickup of a shipment not packed"),
+        ("s2", "pick_up", "pick_up(1) not allowed: picked up a different number of parcels"),
+    ]
+    # pickups are timed at the start of the carrier's span
+    assert [r["time"] for r in reports] == [(T0 + 4 * 10**9) / 1e9, (T0 + 6 * 10**9) / 1e9]
+
+
+def test_the_bundled_trace_sample_shows_both_violations(capsys):
+    sample = Path(__file__).parents[2] / "specs" / "payment" / "samples" / "traces.otlp.jsonl"
+    rc, summary = run(capsys, str(sample))
+    assert rc == 1 and summary["records"] == 9
+    found = {(kind, prop): n for kind, props in summary["violations"].items()
+             for prop, n in props.items() if n}
+    assert found == {("invariant", "refunds_within_captures"): 1, ("unexpected", "refund"): 1}
+
+
+def test_validate_says_which_sections_the_mapping_has(capsys):
+    assert main(["validate", str(PAYMENT), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["sections"] == ["events", "spans"]
+    assert main(["validate", str(SHIPPING)]) == 0
+    assert capsys.readouterr().out.endswith("; maps spans\n")

@@ -5,26 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from monitor import MappingError, Spec, action
+from monitor import MappingError
 from monitor.mapping import Mapping, SpanMapper, load_mapping
 from monitor.spec import model_of
-
-
-class Door(Spec):
-    open: bool = False
-
-    @action
-    def push(self, force: int, who: str = "anyone"):
-        self.open = True
-
-    @action
-    def slam(self):
-        self.open = False
-
-    @action(hidden=True)
-    def drift(self):
-        pass
-
+from tests.mapping.test_load import Door
 
 MODEL = model_of(Door)
 

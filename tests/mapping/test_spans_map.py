@@ -13,14 +13,14 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.trace import SpanKind, StatusCode, format_span_id, format_trace_id
 
-from monitor import Spec, action
+from monitor import MappingError, Spec, action
 from monitor.mapping import SpanBatch, load_mapping
 from monitor.mapping.paths import MISSING
 from monitor.mapping.span_read import attr_lookup
 from monitor.pipeline import Pipeline
 from monitor.spec import model_of
 from monitor.specdir import load_specdir
-from tests.otlp import PAYSPANS, SECOND, T0, SpanSpec, payment, record, request
+from tests.otlp import PAYMENT, SECOND, SHIPPING, T0, SpanSpec, payment, record, request
 
 
 class Box(Spec):
@@ -256,7 +256,7 @@ def test_kvlist_attributes_are_refused_as_arguments():
 
 def test_the_pipeline_counts_spans_as_records_and_applies_the_mapped_events():
     bad: list[tuple[str, Any, str]] = []
-    pipe = Pipeline(load_specdir(PAYSPANS), on_bad=lambda *a: bad.append(a))
+    pipe = Pipeline(load_specdir(PAYMENT), on_bad=lambda *a: bad.append(a))
     req = request(payment("p1", T0, refunds=[50]) + payment("p2", T0, amount="x")
                   + payment("p3", T0, void=True, refunds=[10]))
     batch = pipe.map_spans(req, "o")
@@ -271,8 +271,8 @@ def test_the_pipeline_counts_spans_as_records_and_applies_the_mapped_events():
 
 
 def test_json_records_need_an_events_section():
-    pipe = Pipeline(load_specdir(PAYSPANS))
-    with pytest.raises(Exception, match=r"no `events:` section, so JSON records cannot be "
+    pipe = Pipeline(load_specdir(SHIPPING))
+    with pytest.raises(MappingError, match=r"no `events:` section, so JSON records cannot be "
                                         r"mapped; add one \(see docs/mapping\.md\)$"):
         pipe.feed_json(b"{}", None)
 

@@ -20,7 +20,7 @@ from tests.integration.receivers import ORDERS, STRICT
 #: requests of 1..6 spans (built once: the SDK draws ids from `random`)
 REQUESTS = [shop.request([("order.place", f"o-{n}-{i}", {}) for i in range(n)]) for n in range(1, 7)]
 SPECDIR = load_specdir(ORDERS)
-PAYSPANS = Path(__file__).resolve().parents[1] / "specdirs" / "payspans"
+PAYMENT = Path(__file__).resolve().parents[2] / "specs" / "payment"
 
 ops = st.lists(st.one_of(st.integers(0, 5).map(lambda i: ("submit", i)), st.just(("drain", 0))),
                max_size=40)
@@ -77,7 +77,7 @@ def test_when_input_is_idle_the_wall_clock_moves_the_watermark_and_deadlines_fir
     authorize = shop.request(
         [("payment.authorize", "p-1", {"payment.id": "p-1", "payment.amount": 100})],
         t0=t0 * 10**9)
-    for rs in authorize.resource_spans:  # the payspans rule wants a payments SERVER span
+    for rs in authorize.resource_spans:  # the payment rule wants a payments SERVER span
         rs.resource.attributes.add(key="service.name").value.string_value = "payments"
         for ss in rs.scope_spans:
             for span in ss.spans:
@@ -86,7 +86,7 @@ def test_when_input_is_idle_the_wall_clock_moves_the_watermark_and_deadlines_fir
     reports = []
 
     async def run() -> None:
-        pipe = Pipeline(load_specdir(PAYSPANS))
+        pipe = Pipeline(load_specdir(PAYMENT))
         async with SpanIngest(pipe, tick_s=0.01, clock=lambda: now[0],
                               on_report=reports.append) as ingest:
             assert ingest.submit(authorize).events

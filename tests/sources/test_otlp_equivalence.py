@@ -13,9 +13,9 @@ from monitor.pipeline import Pipeline
 from monitor.sinks.reports import encode_report
 from monitor.sources.otlp_json import decode_otlp_json, decode_otlp_view
 from monitor.specdir import load_specdir
-from tests.otlp import PAYSPANS, SECOND, T0, SpanSpec, otlp_json, request
+from tests.otlp import PAYMENT, SECOND, T0, SpanSpec, otlp_json, request
 
-SPECDIR = load_specdir(PAYSPANS)
+SPECDIR = load_specdir(PAYMENT)
 
 amounts = st.sampled_from([50, 100, 150, 250, "100", "abc", 100.0, 1.5, True, -(2**62)])
 extra = st.dictionaries(st.sampled_from(["http.route", "a.b.c", "n", "ok", "ratio"]),
