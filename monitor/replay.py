@@ -116,7 +116,8 @@ def _run(specdir: SpecDir, paths: Sequence[str], config: EngineConfig | None,
         engine.set_position(path, "end")
     if sync is not None:  # sharded: agree on the max event time before the final flush
         sync.send(engine.max_time)
-        engine.advance(sync.recv())
+        # advancing may fire deadlines: their reports must not be lost
+        reports.extend(encode_report(r) for r in engine.advance(sync.recv()))
     tail = engine.flush()
     reports.extend(encode_report(r) for r in tail)
     if progress is not None:

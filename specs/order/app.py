@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import heapq
 import json
+import os
 import random
 import sys
 from collections.abc import Callable, Sequence
@@ -166,10 +167,13 @@ class Shop:
 
     def span(self, svc: str, name: str, kind: SpanKind, t: float, plan: Plan, *,
              parent: Any = None, links: Sequence[Any] = (), **attrs: Any) -> Any:
-        """Start a span at simulated time ``t`` (seconds after START). ``parent`` is a
-        span of another service: its context arrives as if propagated (remote)."""
+        """Start a span at simulated time ``t`` (seconds after the start). A ``parent``
+        of the same service is a local parent; one of another service arrives as if
+        propagated in a traceparent header (a remote parent)."""
         ctx: Context | None = None
-        if parent is not None:
+        if parent is not None and _service_of(parent) == svc:
+            ctx = trace.set_span_in_context(parent)
+        elif parent is not None:
             sc = parent.get_span_context()
             remote = trace.SpanContext(sc.trace_id, sc.span_id, True, sc.trace_flags)
             ctx = trace.set_span_in_context(NonRecordingSpan(remote))
@@ -191,6 +195,7 @@ class Shop:
         return (self.start_us + round(t * 1e6)) * 1000
 
     def tick(self, t: float, lo: float = 0.005, hi: float = 0.08) -> float:
+        """``t`` plus a seeded duration between ``lo`` and ``hi`` seconds (whole us)."""
         return t + round(self.rng.uniform(lo, hi), 6)
 
     # -- the saga --------------------------------------------------------------------
@@ -331,6 +336,12 @@ class Shop:
     def force_flush(self) -> None:
         for provider in self.providers.values():
             provider.force_flush()
+
+
+def _service_of(span: Any) -> str | None:
+    """The service that started ``span``; None for a span sampled out (not recording)."""
+    resource = getattr(span, "resource", None)
+    return None if resource is None else resource.attributes.get("service.name")
 
 
 # -- planning ------------------------------------------------------------------------
@@ -492,4 +503,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except BrokenPipeError:  # `--file - | head`: the reader left; say nothing more
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(1)
