@@ -15,6 +15,7 @@ Follows the OTLP specification (opentelemetry-proto ``docs/specification.md``):
 Responses use the request's content type (protobuf or JSON); a request of another
 content type gets a JSON Status. ``gzip`` and ``deflate`` bodies are inflated here, with
 the cap applied while inflating (``otlp_body``), so aiohttp's own decompression is off.
+At most ``max_reading`` bodies are read at once; other requests wait, their bodies unread.
 """
 
 from __future__ import annotations
