@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 SPECMON := $(VENV)/bin/specmon
 
-.PHONY: env demo demo-order test bench lint clean
+.PHONY: env demo demo-order test bench bench-otlp lint clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -48,6 +48,10 @@ lint: env
 
 bench: env
 	$(PY) bench/replay.py
+
+# spans/s through the OTLP receivers into the engine, against protobuf parse-only
+bench-otlp: env
+	$(PY) bench/otlp.py
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .hypothesis

@@ -14,10 +14,11 @@ where wall-clock rates also measure the neighbours. Wall-clock spans/s are shown
   otlp/http    an aiohttp client in another process POSTs the batches (protobuf,
                ``--inflight`` requests at a time) to the receiver on 127.0.0.1; timed
                from the client's first send until the engine has applied every event
+  otlp/http (JSON bodies)  the same batches as OTLP JSON (hex ids, ~2.5x the bytes)
   otlp/grpc    the same through the gRPC receiver (grpc.aio client, raw bytes)
 
 Spans: ``--batches`` batches of 512 spans (the SDK's default batch size), each span with
-10 attributes, for the payment spec of ``tests/specdirs/payspans`` (authorize then
+10 attributes, for the payment spec's ``spans:`` section (``specs/payment``) (authorize then
 capture or void; 1% of captures exceed the authorization: violations).
 
     python bench/otlp.py [--batches 200] [--inflight 8] [--repeat 1] [--no-grpc]
@@ -27,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import json
 import pickle
 import random
@@ -37,6 +39,7 @@ import time
 from pathlib import Path
 from typing import NamedTuple
 
+from google.protobuf import json_format
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span
@@ -51,7 +54,7 @@ from monitor.sources.otlp_grpc import OtlpGrpcReceiver  # noqa: E402
 from monitor.sources.otlp_http import OtlpHttpReceiver  # noqa: E402
 from monitor.specdir import load_specdir  # noqa: E402
 
-SPEC = ROOT / "tests" / "specdirs" / "payspans"
+SPEC = ROOT / "specs" / "payment"
 BATCH = 512
 T0 = 1_764_000_000 * 10**9
 
@@ -69,7 +72,7 @@ async def main():
                 body = queue.pop()
                 while True:
                     async with s.post(url, data=body, headers={
-                            'Content-Type': 'application/x-protobuf'}) as r:
+                            'Content-Type': sys.argv[4]}) as r:
                         await r.read()
                         if r.status == 200:
                             break
@@ -150,6 +153,20 @@ def make_batches(n: int, seed: int = 7) -> tuple[list[bytes], int]:
     return out, sum(bad for *_, bad in steps)
 
 
+def to_otlp_json(body: bytes) -> bytes:
+    """OTLP JSON of a protobuf request: hex ids (protobuf's own JSON would write base64),
+    lowerCamelCase keys, int64 as strings, enums as integers."""
+    doc = json_format.MessageToDict(ExportTraceServiceRequest.FromString(body),
+                                    use_integers_for_enums=True)
+    for rs in doc.get("resourceSpans", ()):
+        for ss in rs.get("scopeSpans", ()):
+            for span in ss.get("spans", ()):
+                for k in ("traceId", "spanId", "parentSpanId"):
+                    if k in span:
+                        span[k] = base64.b64decode(span[k]).hex()
+    return json.dumps(doc).encode()
+
+
 def pipeline(spec: Path = SPEC) -> Pipeline:
     return Pipeline(load_specdir(spec), EngineConfig())
 
@@ -203,9 +220,10 @@ async def through(batches_file: Path, n: int, transport: str, inflight: int,
     await ingest.start()
     await receiver.start()
     code = CLIENT if transport == "http" else GRPC_CLIENT
+    ctype = "application/json" if batches_file.suffix == ".json" else "application/x-protobuf"
     c0 = time.process_time()
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-c", code, receiver.endpoint, str(inflight), str(batches_file),
+        sys.executable, "-c", code, receiver.endpoint, str(inflight), str(batches_file), ctype,
         stdout=subprocess.PIPE)
     out, _ = await proc.communicate()
     await ingest.drained()
@@ -229,19 +247,22 @@ def main() -> int:
     args = ap.parse_args()
 
     batches, bad = make_batches(args.batches)
-    contenders = ["parse", "map", "in-process", "otlp/http (no rule matches)", "otlp/http"]
+    contenders = ["parse", "map", "in-process", "otlp/http (no rule matches)", "otlp/http",
+                  "otlp/http (JSON bodies)"]
     contenders += [] if args.no_grpc else ["otlp/grpc"]
     best: dict[str, Result] = {}
     tmp = Path(tempfile.mkdtemp(prefix="specmon-bench-"))
     batches_file = tmp / "batches.pickle"
     batches_file.write_bytes(pickle.dumps(batches))
+    json_file = tmp / "batches.json"  # the same batches as OTLP JSON (a pickled list)
+    json_file.write_bytes(pickle.dumps([to_otlp_json(b) for b in batches]))
     for _ in range(args.repeat):
         for name in contenders:
             if name.startswith("otlp/"):
                 transport, _, variant = name[5:].partition(" ")
-                spec = no_match_spec(tmp) if variant else SPEC
-                r = asyncio.run(through(batches_file, len(batches), transport, args.inflight,
-                                        spec))
+                spec = no_match_spec(tmp) if "no rule" in variant else SPEC
+                source = json_file if "JSON" in variant else batches_file
+                r = asyncio.run(through(source, len(batches), transport, args.inflight, spec))
             else:
                 r = in_process(batches, name)
             if name not in best or r.cpu_rate > best[name].cpu_rate:

@@ -24,7 +24,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceResponse,
 )
 
-from monitor.errors import RecordError
+from monitor.errors import ConfigError, RecordError
 from monitor.sources.ingest import OtlpOrigin, Overloaded, Service, SpanIngest
 from monitor.sources.otlp_body import DEFAULT_MAX_BODY, decode_request
 
@@ -40,8 +40,13 @@ class OtlpGrpcReceiver(Service):
     port (useful with ``port=0``). ``responses`` counts answers by status code name."""
 
     def __init__(self, ingest: SpanIngest, *, host: str = "127.0.0.1",
-                 port: int = DEFAULT_GRPC_PORT, max_body: int = DEFAULT_MAX_BODY) -> None:
+                 port: int = DEFAULT_GRPC_PORT, max_body: int = DEFAULT_MAX_BODY,
+                 max_concurrent_rpcs: int | None = None) -> None:
         self.ingest = ingest
+        # grpc reads a whole message before the handler runs; memory is bounded by
+        # max_body x calls in flight. grpc answers calls past this bound RESOURCE_EXHAUSTED
+        # (which OTLP clients retry only with RetryInfo), so it is off by default
+        self.max_concurrent_rpcs = max_concurrent_rpcs
         self.host = host
         self.port = port
         self.max_body = max_body
@@ -49,7 +54,7 @@ class OtlpGrpcReceiver(Service):
         self._server: grpc.aio.Server | None = None
 
     async def start(self) -> None:
-        server = grpc.aio.server(options=[
+        server = grpc.aio.server(maximum_concurrent_rpcs=self.max_concurrent_rpcs, options=[
             ("grpc.max_receive_message_length", self.max_body),
             ("grpc.so_reuseport", 0),  # a second monitor on the same port must fail to bind
         ])
@@ -58,9 +63,13 @@ class OtlpGrpcReceiver(Service):
             response_serializer=ExportTraceServiceResponse.SerializeToString)
         server.add_generic_rpc_handlers(
             (grpc.method_handlers_generic_handler(SERVICE, {"Export": handler}),))
-        port = server.add_insecure_port(f"{self.host}:{self.port}")
+        try:
+            port = server.add_insecure_port(f"{self.host}:{self.port}")
+        except RuntimeError:  # grpc >= 1.49 raises instead of returning 0
+            port = 0
         if port == 0:
-            raise OSError(f"OTLP/gRPC receiver cannot bind {self.host}:{self.port}")
+            raise ConfigError(f"OTLP/gRPC receiver cannot listen on {self.host}:{self.port}; "
+                              "free the port or configure another")
         await server.start()
         self.port = port
         self._server = server

@@ -15,10 +15,12 @@ Follows the OTLP specification (opentelemetry-proto ``docs/specification.md``):
 Responses use the request's content type (protobuf or JSON); a request of another
 content type gets a JSON Status. ``gzip`` and ``deflate`` bodies are inflated here, with
 the cap applied while inflating (``otlp_body``), so aiohttp's own decompression is off.
+At most ``max_reading`` bodies are read at once; other requests wait, their bodies unread.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -30,7 +32,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceResponse,
 )
 
-from monitor.errors import RecordError
+from monitor.errors import ConfigError, RecordError
 from monitor.sources.ingest import OtlpOrigin, Overloaded, Service, SpanIngest
 from monitor.sources.otlp_body import (
     CONTENT_TYPES,
@@ -48,6 +50,8 @@ __all__ = ["DEFAULT_HTTP_PORT", "OtlpHttpReceiver"]
 _log = logging.getLogger("specmon.otlp")
 
 DEFAULT_HTTP_PORT = 4318
+#: bodies read at once: 8 x the 20 MiB cap bounds the receiver's body memory to 160 MiB
+DEFAULT_MAX_READING = 8
 TRACES_PATH = "/v1/traces"
 _CHUNK = 64 * 1024
 _OK_PROTO = ExportTraceServiceResponse().SerializeToString()  # b"": partial_success unset
@@ -59,15 +63,22 @@ class OtlpHttpReceiver(Service):
 
     def __init__(self, ingest: SpanIngest, *, host: str = "127.0.0.1",
                  port: int = DEFAULT_HTTP_PORT, max_body: int = DEFAULT_MAX_BODY,
-                 overload_status: int = 503) -> None:
+                 overload_status: int = 503, max_reading: int = DEFAULT_MAX_READING) -> None:
         if overload_status not in (429, 503):
             raise ValueError(f"overload_status must be 429 or 503, got {overload_status!r}")
+        if max_reading < 1:
+            raise ValueError(f"max_reading must be >= 1, got {max_reading!r}")
         self.ingest = ingest
         self.host = host
         self.port = port
         self.max_body = max_body
         self.overload_status = overload_status
         self.responses: dict[int, int] = {}
+        #: bodies being read now, and requests waiting for a slot (memory: at most
+        #: max_reading bodies of max_body bytes; a waiting request's body stays in the
+        #: socket, aiohttp buffers at most ~128 KiB of it)
+        self.reading = self.waiting = 0
+        self._slots = asyncio.Semaphore(max_reading)
         self._runner: web.AppRunner | None = None
 
     async def start(self) -> None:
@@ -78,7 +89,12 @@ class OtlpHttpReceiver(Service):
         runner = web.AppRunner(app, auto_decompress=False, access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, self.host, self.port)
-        await site.start()
+        try:
+            await site.start()
+        except OSError as exc:
+            await runner.cleanup()
+            raise ConfigError(f"OTLP/HTTP receiver cannot listen on {self.host}:{self.port}: "
+                              f"{exc.strerror}; free the port or configure another") from None
         self._runner = runner
         self.port = runner.addresses[0][1]
 
@@ -118,8 +134,7 @@ class OtlpHttpReceiver(Service):
             return _status(413, code_pb2.RESOURCE_EXHAUSTED,
                            str(BodyTooLarge(self.max_body, compressed=False)), fmt)
         try:
-            body = await read_capped(request.content.iter_chunked(_CHUNK), self.max_body,
-                                     encoding)
+            body = await self._read(request, encoding)
             req = decode_request(body, ctype)
         except BodyTooLarge as exc:
             return _status(413, code_pb2.RESOURCE_EXHAUSTED, str(exc), fmt)
@@ -131,6 +146,21 @@ class OtlpHttpReceiver(Service):
             return _status(self.overload_status, code_pb2.UNAVAILABLE, str(exc), fmt,
                            {"Retry-After": exc.retry_after_header})
         return _success(batch.rejected, batch.error, fmt)
+
+
+    async def _read(self, request: web.Request, encoding: str) -> bytes:
+        self.waiting += 1
+        try:
+            await self._slots.acquire()
+        finally:
+            self.waiting -= 1
+        self.reading += 1
+        try:
+            return await read_capped(request.content.iter_chunked(_CHUNK), self.max_body,
+                                     encoding)
+        finally:
+            self.reading -= 1
+            self._slots.release()
 
 
 def _success(rejected: int, error: str | None, fmt: str) -> web.Response:

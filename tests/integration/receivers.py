@@ -27,13 +27,14 @@ STRICT = EngineConfig(allowed_lateness=0.0, late_join="strict")
 class RunningMonitor:
     def __init__(self, specdir: Path = ORDERS, *, config: EngineConfig = STRICT,
                  max_events: int = 10_000, max_body: int = 1 << 20, consume: bool = True,
-                 overload_status: int = 503, retry_after_s: float = 1.0) -> None:
+                 overload_status: int = 503, retry_after_s: float = 1.0,
+                 max_reading: int = 8) -> None:
         self.pipeline = Pipeline(load_specdir(specdir), config)
         self.reports: list[Any] = []
         self.ingest = SpanIngest(self.pipeline, max_events=max_events, tick_s=None,
                                  retry_after_s=retry_after_s, on_report=self.reports.append)
         self.http = OtlpHttpReceiver(self.ingest, port=0, max_body=max_body,
-                                     overload_status=overload_status)
+                                     overload_status=overload_status, max_reading=max_reading)
         self.grpc = OtlpGrpcReceiver(self.ingest, port=0, max_body=max_body)
         self.consume = consume
         self.loop = asyncio.new_event_loop()

@@ -15,6 +15,7 @@ from opentelemetry.exporter.otlp.proto.http.trace_exporter import (
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 from opentelemetry.sdk.trace.export import SpanExportResult
 
+from monitor.errors import ConfigError
 from monitor.pipeline import Pipeline
 from monitor.sources.ingest import SpanIngest
 from monitor.sources.otlp_grpc import OtlpGrpcReceiver
@@ -128,3 +129,21 @@ def test_the_ingest_and_both_receivers_run_as_async_context_managers_in_one_loop
 
     assert asyncio.run(daemon()) == [SpanExportResult.SUCCESS] * 2
     assert sorted(r.key for r in reports) == ["o-2", "o-7"]
+
+
+def test_a_port_already_in_use_stops_start_up_with_a_message_naming_it():
+    async def second_monitor_on(http_port: int, grpc_port: int) -> list[str]:
+        ingest = SpanIngest(Pipeline(load_specdir(ORDERS)))
+        messages = []
+        for receiver in (OtlpHttpReceiver(ingest, port=http_port),
+                         OtlpGrpcReceiver(ingest, port=grpc_port)):
+            with pytest.raises(ConfigError) as caught:
+                await receiver.start()
+            messages.append(str(caught.value))
+        return messages
+
+    with RunningMonitor() as mon:
+        http_msg, grpc_msg = asyncio.run(second_monitor_on(mon.http.port, mon.grpc.port))
+    assert http_msg.startswith(f"OTLP/HTTP receiver cannot listen on 127.0.0.1:{mon.http.port}")
+    assert grpc_msg == (f"OTLP/gRPC receiver cannot listen on 127.0.0.1:{mon.grpc.port}; "
+                        "free the port or configure another")

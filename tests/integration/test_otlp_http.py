@@ -4,6 +4,8 @@ raw HTTP for every error answer the OTLP specification defines."""
 from __future__ import annotations
 
 import gzip
+import socket
+import threading
 import tracemalloc
 
 import msgspec
@@ -214,3 +216,25 @@ def test_json_and_protobuf_bodies_of_the_same_spans_give_the_same_answers_and_ve
         outcomes.append((rejected, error, mon.pipeline.outcomes(), dict(mon.pipeline.invalid),
                          [msgspec.structs.asdict(r) for r in reports]))
     assert outcomes[0] == outcomes[1]
+
+
+def test_bodies_are_read_a_bounded_number_at_a_time_and_the_rest_wait_their_turn():
+    body = shop.request(shop.HAPPY).SerializeToString()
+    with RunningMonitor(max_reading=1) as mon:
+        slow = socket.create_connection(("127.0.0.1", mon.http.port))
+        slow.sendall(b"POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Type: "
+                     b"application/x-protobuf\r\nContent-Length: %d\r\n\r\n" % len(body)
+                     + body[:10])
+        mon.wait_until(lambda: mon.http.reading == 1)  # the slow body holds the only slot
+        answers = []
+        fast = threading.Thread(target=lambda: answers.append(mon.post(shop.request(
+            shop.SHIP_UNPAID).SerializeToString())))
+        fast.start()
+        mon.wait_until(lambda: mon.http.waiting == 1)
+        assert answers == []
+        slow.sendall(body[10:])
+        assert slow.recv(100).startswith(b"HTTP/1.1 200")
+        fast.join(20)
+        slow.close()
+    assert [a.status for a in answers] == [200]
+    assert (mon.http.reading, mon.http.waiting) == (0, 0)

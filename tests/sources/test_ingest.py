@@ -1,9 +1,11 @@
 """SpanIngest: a request is queued whole or not at all, the queue never passes its
-bound, and nothing is counted twice when a refused request comes back."""
+bound, nothing is counted twice when a refused request comes back, and an idle input
+lets the wall clock fire deadlines."""
 
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -18,6 +20,7 @@ from tests.integration.receivers import ORDERS, STRICT
 #: requests of 1..6 spans (built once: the SDK draws ids from `random`)
 REQUESTS = [shop.request([("order.place", f"o-{n}-{i}", {}) for i in range(n)]) for n in range(1, 7)]
 SPECDIR = load_specdir(ORDERS)
+PAYMENT = Path(__file__).resolve().parents[2] / "specs" / "payment"
 
 ops = st.lists(st.one_of(st.integers(0, 5).map(lambda i: ("submit", i)), st.just(("drain", 0))),
                max_size=40)
@@ -67,3 +70,31 @@ def test_a_spec_without_spans_cannot_feed_an_ingest(tmp_path):
                                            "    - when: {type: placed}\n      action: place\n")
     with pytest.raises(Exception, match=r"no `spans:` section"):
         SpanIngest(Pipeline(load_specdir(tmp_path)))
+
+
+def test_when_input_is_idle_the_wall_clock_moves_the_watermark_and_deadlines_fire():
+    t0 = 1_764_000_000
+    authorize = shop.request(
+        [("payment.authorize", "p-1", {"payment.id": "p-1", "payment.amount": 100})],
+        t0=t0 * 10**9)
+    for rs in authorize.resource_spans:  # the payment rule wants a payments SERVER span
+        rs.resource.attributes.add(key="service.name").value.string_value = "payments"
+        for ss in rs.scope_spans:
+            for span in ss.spans:
+                span.kind = span.SPAN_KIND_SERVER
+    now = [t0]
+    reports = []
+
+    async def run() -> None:
+        pipe = Pipeline(load_specdir(PAYMENT))
+        async with SpanIngest(pipe, tick_s=0.01, clock=lambda: now[0],
+                              on_report=reports.append) as ingest:
+            assert ingest.submit(authorize).events
+            await ingest.drained()
+            now[0] = t0 + 8 * 86400  # a week and a day later, with no traffic at all
+            async with asyncio.timeout(10):
+                while not reports:
+                    await asyncio.sleep(0.01)
+
+    asyncio.run(run())
+    assert [(r.key, r.kind, r.property) for r in reports] == [("p-1", "deadline", "settles")]
