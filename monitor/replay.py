@@ -13,7 +13,7 @@ from __future__ import annotations
 import multiprocessing
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,6 +24,7 @@ from monitor.errors import RecordError
 from monitor.pipeline import BadRecord, Pipeline
 from monitor.sinks.reports import encode_report
 from monitor.sources.files import FileOrigin, LineReader, input_size
+from monitor.sources.trace_files import format_of
 from monitor.specdir import SpecDir
 
 __all__ = ["ReplayResult", "replay"]
@@ -81,66 +82,111 @@ Progress = Callable[[int, int, int], None]  # (bytes done, bytes total, records)
 
 def replay(specdir: SpecDir, paths: Sequence[str], config: EngineConfig | None = None, *,
            workers: int = 1, on_bad: BadRecord | None = None,
-           progress: Progress | None = None) -> ReplayResult:
+           progress: Progress | None = None, input_format: str = "auto") -> ReplayResult:
+    """Replay ``paths`` through the spec; ``input_format`` is a name of
+    ``monitor.sources.trace_files.FORMATS`` or ``auto`` (detected per file)."""
     start = time.perf_counter()
+    for path in paths:  # a bad format or a missing section stops before any work
+        Pipeline.check_section(specdir, format_of(path, input_format).kind)
     if workers <= 1:
-        result = _run(specdir, paths, config, on_bad, progress, shard=None, sync=None)
+        result = _run(specdir, paths, config, on_bad, progress, shard=None, sync=None,
+                      input_format=input_format)
     else:
-        result = _run_sharded(specdir, paths, config, workers, on_bad)
+        result = _run_sharded(specdir, paths, config, workers, on_bad, input_format)
     result.seconds = time.perf_counter() - start
     return result
 
 
 def _run(specdir: SpecDir, paths: Sequence[str], config: EngineConfig | None,
          on_bad: BadRecord | None, progress: Progress | None,
-         shard: tuple[int, int] | None, sync: Any) -> ReplayResult:
+         shard: tuple[int, int] | None, sync: Any, input_format: str = "auto") -> ReplayResult:
     pipe = Pipeline(specdir, config, on_bad=on_bad)
     engine = pipe.engine
     reports: list[bytes] = []
     total = sum(input_size(p) for p in paths) if progress else 0
     done = 0
-    # Pipeline.feed_json inlined: this loop runs once per record
-    map_bytes = pipe.mapper.map_bytes
-    route = pipe.mapper.route_bytes
-    feed = engine._feed
-    out: list[Any] = []
-    records = unmatched = 0
     for path in paths:
-        reader = LineReader(path)
-        for raw, lineno in reader:
-            if shard is not None:
-                # str hashes are salted per interpreter, but the workers are forked from
-                # one parent and share the salt, so they agree on every key's shard
-                key = route(raw)
-                if (hash(key) if key is not None else 0) % shard[1] != shard[0]:
-                    continue
-            records += 1
-            try:
-                ev = map_bytes(raw, FileOrigin(path, lineno))
-            except RecordError as exc:
-                pipe.bad(exc.cause, FileOrigin(path, lineno), str(exc))
-                continue
-            if ev is None:
-                unmatched += 1
-                continue
-            feed(ev, out)
-            if out:
-                reports.extend(encode_report(r) for r in out)
-                out.clear()
-            if progress is not None and not records & 0x3FFF:
-                progress(done + reader.position(), total, records)
+        fmt = format_of(path, input_format)
+        if fmt.kind == "spans":
+            assert fmt.read is not None
+            _replay_spans(pipe, fmt.read(path), shard, reports, progress, done, total)
+        else:
+            _replay_json(pipe, path, shard, reports, progress, done, total)
         done += input_size(path)
         engine.set_position(path, "end")
-    pipe.records += records
-    pipe.unmatched += unmatched
     if sync is not None:  # sharded: agree on the max event time before the final flush
         sync.send(engine.max_time)
-        engine.advance(sync.recv())
+        # advancing may fire deadlines: their reports must not be lost
+        reports.extend(encode_report(r) for r in engine.advance(sync.recv()))
     tail = engine.flush()
     reports.extend(encode_report(r) for r in tail)
     if progress is not None:
         progress(total, total, pipe.records)
     return _result(pipe, reports)
+
+
+def _replay_json(pipe: Pipeline, path: str, shard: tuple[int, int] | None,
+                 reports: list[bytes], progress: Progress | None, done: int,
+                 total: int) -> None:
+    mapper = pipe.events_mapper()
+    # Pipeline.feed_json inlined: this loop runs once per record
+    map_bytes = mapper.map_bytes
+    route = mapper.route_bytes
+    feed = pipe.engine._feed
+    out: list[Any] = []
+    records = unmatched = 0
+    reader = LineReader(path)
+    for raw, lineno in reader:
+        if shard is not None:
+            # str hashes are salted per interpreter, but the workers are forked from
+            # one parent and share the salt, so they agree on every key's shard
+            key = route(raw)
+            if (hash(key) if key is not None else 0) % shard[1] != shard[0]:
+                continue
+        records += 1
+        try:
+            ev = map_bytes(raw, FileOrigin(path, lineno))
+        except RecordError as exc:
+            pipe.bad(exc.cause, FileOrigin(path, lineno), str(exc))
+            continue
+        if ev is None:
+            unmatched += 1
+            continue
+        feed(ev, out)
+        if out:
+            reports.extend(encode_report(r) for r in out)
+            out.clear()
+        if progress is not None and not records & 0x3FFF:
+            progress(done + reader.position(), total, pipe.records + records)
+    pipe.records += records
+    pipe.unmatched += unmatched
+
+
+def _replay_spans(pipe: Pipeline, requests: Iterator[tuple[Any, Any]],
+                  shard: tuple[int, int] | None, reports: list[bytes],
+                  progress: Progress | None, done: int, total: int) -> None:
+    """Sharded, every worker maps every request (a span's key is known only once its
+    rule is found) but feeds only its keys' events; worker 0 alone counts records."""
+    map_request, apply = pipe.spans_mapper().map_request, pipe.apply
+    counts = shard is None or shard[0] == 0
+    n = 0
+    for req, origin in requests:
+        n += 1
+        if type(req) is RecordError:
+            if counts:
+                pipe.records += 1
+                pipe.bad(req.cause, origin, str(req))
+            continue
+        batch = map_request(req, origin)
+        if counts:
+            pipe.count_spans(batch, origin)
+        events = batch.events
+        if shard is not None:
+            i, workers = shard
+            events = [ev for ev in events if hash(ev.key) % workers == i]
+        reports.extend(encode_report(r) for r in apply(events))
+        if progress is not None and not n & 0xF:
+            progress(done, total, pipe.records)
 
 
 def _result(pipe: Pipeline, reports: list[bytes]) -> ReplayResult:
@@ -157,22 +203,24 @@ def _result(pipe: Pipeline, reports: list[bytes]) -> ReplayResult:
 
 
 def _worker(specdir: SpecDir, paths: Sequence[str], config: EngineConfig | None,
-            shard: tuple[int, int], conn: Any) -> None:
+            shard: tuple[int, int], conn: Any, input_format: str) -> None:
     def on_bad(cause: str, origin: Any, message: str) -> None:
         print(f"specmon: skipped {cause} record at {_where(origin)}: {message}", file=sys.stderr)
 
-    result = _run(specdir, paths, config, on_bad, None, shard=shard, sync=conn)
+    result = _run(specdir, paths, config, on_bad, None, shard=shard, sync=conn,
+                  input_format=input_format)
     conn.send(msgspec.msgpack.encode(result.__dict__))
     conn.close()
 
 
 def _run_sharded(specdir: SpecDir, paths: Sequence[str], config: EngineConfig | None,
-                 workers: int, on_bad: BadRecord | None) -> ReplayResult:
+                 workers: int, on_bad: BadRecord | None, input_format: str) -> ReplayResult:
     ctx = multiprocessing.get_context("fork")
     conns, procs = [], []
     for i in range(workers):
         parent, child = ctx.Pipe()
-        proc = ctx.Process(target=_worker, args=(specdir, paths, config, (i, workers), child))
+        proc = ctx.Process(target=_worker, args=(specdir, paths, config, (i, workers), child,
+                                                   input_format))
         proc.start()
         conns.append(parent)
         procs.append(proc)
@@ -224,6 +272,14 @@ def _order(line: bytes) -> tuple[float, str, str]:
 
 
 def _where(origin: Any) -> str:
+    return where(origin)
+
+
+def where(origin: Any) -> str:
+    """An origin for people: ``file:line``, ``file message 3``, ``file span 7``."""
     if isinstance(origin, FileOrigin):
         return f"{origin.file}:{origin.line}"
+    fields = getattr(origin, "__struct_fields__", None)
+    if fields and fields[0] == "file":
+        return " ".join([origin.file] + [f"{f} {getattr(origin, f)}" for f in fields[1:]])
     return str(origin)
