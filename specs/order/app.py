@@ -10,11 +10,13 @@ catch.
 
     python specs/order/app.py --orders 40 --seed 1 --file out/orders.jsonl
     python specs/order/app.py --bug double-refund --file out/bad.jsonl --truth out/bad.truth.jsonl
-    python specs/order/app.py --otlp-http http://127.0.0.1:4318/v1/traces
-    python specs/order/app.py --otlp-grpc 127.0.0.1:4317
+    python specs/order/app.py --start now --otlp-http http://127.0.0.1:4318/v1/traces
+    python specs/order/app.py --start now --otlp-grpc 127.0.0.1:4317
+    python specs/order/app.py --sample-orders 0.2 --file out/sampled.jsonl
 
 In-process: ``run_shop(processors=[...])`` attaches span processors (for example
-``monitor.otel.SpecMonitorProcessor``) to every service's provider.
+``monitor.otel.SpecMonitorProcessor``) to every service's provider and returns the
+expected violations. Sampling, ids and the file format live in ``order_otel.py``.
 
 The saga (see README.md): checkout accepts the order (``POST /orders``), its
 orchestrator consumes ``order.placed``, reserves stock (inventory), charges the card

@@ -15,6 +15,8 @@ from hypothesis import strategies as st
 from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
 
 from monitor.engine import EngineConfig
+from monitor.replay import replay
+from monitor.specdir import load_specdir
 from tests.specs.order_support import ORDER, app, app_requests, check
 
 BUG_NAMES = sorted(app.BUGS)
@@ -162,3 +164,17 @@ def test_help_lists_every_bug_and_the_violation_it_causes():
     assert r.returncode == 0
     for bug, (kind, prop) in app.BUGS.items():
         assert bug in r.stdout and f"-> {kind} {prop}" in r.stdout
+
+
+def test_the_sample_orders_flag_writes_whole_orders_whose_replay_is_exact(tmp_path):
+    out, truth = tmp_path / "s.jsonl", tmp_path / "t.jsonl"
+    r = _app("--orders", "60", "--seed", "3", "--bug", "double-refund", "--bug-rate", "0.5",
+             "--sample-orders", "0.5", "--file", str(out), "--truth", str(truth))
+    assert r.returncode == 0, r.stderr
+    keeps = app.OrderIdRatioSampler(0.5).keeps
+    expected = [t for t in map(json.loads, truth.read_text().splitlines()) if keeps(t["key"])]
+    assert expected
+    result = replay(load_specdir(ORDER), [str(out)])
+    found = sorted((r["key"], r["kind"], r["property"]) for r in map(json.loads, result.reports))
+    assert found == sorted((t["key"], t["kind"], t["property"]) for t in expected)
+    assert result.engine["adopted"] == 0
