@@ -1,15 +1,18 @@
-"""Hostile bodies against the running OTLP/HTTP receiver: random bytes, truncated
-protobuf, JSON of the wrong shape, huge attributes, gzip of all of them. Every answer is
-200, 400 or 413; the server survives; the queue never passes its bound."""
+"""Hostile bodies against the running OTLP receivers: random bytes, truncated protobuf,
+JSON of the wrong shape, huge attributes, gzip of all of them. Every HTTP answer is 200,
+400 or 413 (gRPC: OK, INVALID_ARGUMENT, RESOURCE_EXHAUSTED); the servers survive; the
+queue never passes its bound."""
 
 from __future__ import annotations
 
 import gzip
 
+import grpc
 import msgspec
 import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 
 from tests.integration import shop
 from tests.integration.receivers import RunningMonitor
@@ -98,3 +101,29 @@ def test_after_the_fuzzing_the_receiver_still_maps_a_valid_request(mon):
     assert mon.post(VALID_PROTO).status == 200
     mon.drained()
     assert mon.ingest.stats.consumer_errors == 0 and mon.http.responses.get(500, 0) == 0
+
+
+@pytest.fixture(scope="module")
+def grpc_call(mon):
+    with grpc.insecure_channel(mon.grpc.endpoint) as channel:
+        yield channel.unary_unary(
+            "/opentelemetry.proto.collector.trace.v1.TraceService/Export",
+            request_serializer=None, response_deserializer=ExportTraceServiceResponse.FromString)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(body=st.one_of(st.binary(max_size=2000),
+                      st.integers(0, len(VALID_PROTO) - 1).map(lambda n: VALID_PROTO[:n]),
+                      st.sampled_from([b for b, ctype in HUGE if ctype == PROTO])))
+def test_any_grpc_message_is_ok_invalid_argument_or_resource_exhausted(mon, grpc_call, body):
+    try:
+        grpc_call(body, timeout=10)
+        code = grpc.StatusCode.OK
+    except grpc.RpcError as exc:
+        code = exc.code()
+    assert code in (grpc.StatusCode.OK, grpc.StatusCode.INVALID_ARGUMENT,
+                    grpc.StatusCode.RESOURCE_EXHAUSTED)
+    if code is grpc.StatusCode.RESOURCE_EXHAUSTED:
+        assert len(body) > CAP
+    event(code.name)
+    assert mon.call(lambda: mon.ingest.stats.max_depth) <= LIMIT

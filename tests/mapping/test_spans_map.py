@@ -295,3 +295,37 @@ def test_span_events_are_read_only_in_the_spans_their_rules_name():
     batch = mapped(m, span(events=events), span(name="take", events=events))
     assert (len(batch.events), batch.unmatched) == (1, 1)
     assert mapper("    - {when: {event: tagged}, action: close}\n")._event_spans is None
+
+
+def test_each_resource_of_a_request_selects_its_own_spans():
+    m = mapper("    - {when: {name: put, resource: {service.name: boxes}}, action: close}\n",
+               head="  key: [{resource: service.name}, box.id]\n")
+    req = request([span()], service="crates")
+    req.resource_spans.extend(request([span(), span()], service="boxes").resource_spans)
+    req.resource_spans.extend(request([span()], service="crates").resource_spans)
+    batch = m.map_request(req)
+    assert [e.key for e in batch.events] == ["boxes/b1", "boxes/b1"]
+    assert (batch.spans, batch.unmatched) == (4, 2)
+
+
+def test_an_array_attribute_nested_deeper_than_python_recurses_rejects_its_span():
+    import sys
+
+    from monitor.sources.otlp_json import decode_otlp_view
+
+    deep = b'{"stringValue": "x"}'
+    for _ in range(200):
+        deep = b'{"arrayValue": {"values": [' + deep + b"]}}"
+    body = (b'{"resourceSpans":[{"scopeSpans":[{"spans":[{"name":"put","endTimeUnixNano":5,'
+            b'"attributes":[{"key":"box.id","value":{"stringValue":"b"}},{"key":"box.labels",'
+            b'"value":' + deep + b"}]}]}]}]}")
+    req = decode_otlp_view(body)
+    m = mapper("    - {when: {name: put}, action: tag, args: {labels: box.labels}}\n")
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(150)  # any_value recurses once per level: 200 levels do not fit
+    try:
+        batch = m.map_request(req)
+    finally:
+        sys.setrecursionlimit(limit)
+    assert (batch.rejected, batch.causes) == (1, {"bad_arg": 1})
+    assert batch.error.endswith("an attribute value is nested too deeply")
