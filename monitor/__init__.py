@@ -10,6 +10,7 @@ from monitor.errors import (
     SpecDefinitionError,
     SpecmonError,
 )
+from monitor.explore.check import explore
 from monitor.spec import Spec, action, choose, invariant, require, within
 
 __all__ = [
@@ -22,6 +23,7 @@ __all__ = [
     "SpecmonError",
     "action",
     "choose",
+    "explore",
     "invariant",
     "require",
     "within",
