@@ -156,6 +156,11 @@ def _replay_json(pipe: Pipeline, fmt: InputFormat, path: str,
             out.clear()
         if progress is not None and not records & 0x3FFF:
             progress(done + reader.position(), total, pipe.records + records)
+    if reader.broken is not None:
+        lineno, reason = reader.broken
+        records += 1
+        pipe.bad("malformed", FileOrigin(path, lineno),
+                 f"{path}:{lineno}: cannot read on: {reason}")
     pipe.records += records
     pipe.unmatched += unmatched
 
