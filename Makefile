@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 SPECMON := $(VENV)/bin/specmon
 
-.PHONY: env demo test bench lint clean
+.PHONY: env demo demo-order test bench bench-otlp lint clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,18 @@ demo: env
 	@echo "== the first full report (out/demo-reports.jsonl)"
 	@head -n 1 out/demo-reports.jsonl | $(PY) -m json.tool
 
+# The order saga (specs/order): the demo app emits its spans with the OpenTelemetry SDK,
+# one bug injected, as OTLP JSON lines; specmon replays them (exit 1: violations found).
+demo-order: env
+	@mkdir -p out
+	@echo "== python specs/order/app.py --bug retry-declined --file out/orders.jsonl --truth out/orders.truth.jsonl"
+	@$(PY) specs/order/app.py --bug retry-declined --file out/orders.jsonl --truth out/orders.truth.jsonl
+	@echo "== specmon replay specs/order out/orders.jsonl --report out/order-reports.jsonl"
+	@$(SPECMON) replay specs/order out/orders.jsonl --report out/order-reports.jsonl; \
+	  rc=$$?; if [ $$rc -ne 1 ]; then echo "demo-order: expected exit 1 (violations), got $$rc"; exit 1; fi
+	@echo "== what the app injected (out/orders.truth.jsonl)"
+	@cat out/orders.truth.jsonl
+
 test: env lint
 	$(PY) -m pytest -q -p no:cacheprovider
 
@@ -36,6 +48,10 @@ lint: env
 
 bench: env
 	$(PY) bench/replay.py
+
+# spans/s through the OTLP receivers into the engine, against protobuf parse-only
+bench-otlp: env
+	$(PY) bench/otlp.py
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .hypothesis

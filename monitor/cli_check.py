@@ -12,7 +12,7 @@ import sys
 import time
 from typing import Any
 
-from monitor.cli import positive_int, print_json, whole_number
+from monitor.cli import duration_arg, positive_int, print_json, whole_number
 
 __all__ = ["add_commands"]
 
@@ -38,6 +38,9 @@ def add_commands(sub: Any) -> None:
                    help="N seeded random walks instead of the exhaustive search, for specs "
                    "too large to exhaust (counterexamples then not necessarily shortest)")
     p.add_argument("--seed", type=int, default=0, help="seed of the random walks (default 0)")
+    p.add_argument("--step-time", type=duration_arg, metavar="DURATION",
+                   help="logical clock: every step takes DURATION (e.g. 1m); also report "
+                   "within windows that even the fastest continuation cannot close in time")
     p.add_argument("--deadlocks", choices=["auto", "error", "ok"], default="auto",
                    help="is a non-terminal state with no enabled action wrong? auto "
                    "(default): yes when the spec defines terminal()")
@@ -54,7 +57,7 @@ def run_check(args: argparse.Namespace) -> int:
     show = None if args.no_progress or not sys.stderr.isatty() else _Progress(args.random)
     t0 = time.perf_counter()
     result = explore(cls, max_states=args.max_states, max_depth=args.max_depth,
-                     random=args.random, seed=args.seed,
+                     random=args.random, seed=args.seed, step_time=args.step_time,
                      deadlocks={"auto": None, "error": True, "ok": False}[args.deadlocks],
                      progress=show)
     seconds = time.perf_counter() - t0

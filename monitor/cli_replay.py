@@ -203,13 +203,16 @@ def run_validate(args: argparse.Namespace) -> int:
                     for a in sd.model.actions.values()},
         "invariants": [n for n, _ in sd.model.invariants],
         "deadlines": {w.name: w.seconds for w in sd.model.withins},
+        # which inputs the mapping can read: events (JSON records), spans (OTLP)
+        "sections": [n for n in ("events", "spans") if getattr(sd.mapping, n) is not None],
         "ok": True,
     }
     if args.json:
         print_json(info)
     else:
         print(f"{sd.path}: ok — spec {sd.model.name}: {len(info['actions'])} actions, "
-              f"{len(info['invariants'])} invariants, {len(info['deadlines'])} deadlines")
+              f"{len(info['invariants'])} invariants, {len(info['deadlines'])} deadlines; "
+              f"maps {' and '.join(info['sections'])}")
     return 0
 
 

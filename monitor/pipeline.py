@@ -94,7 +94,8 @@ class Pipeline:
 
     def count_spans(self, batch: SpanBatch, origin: Any) -> None:
         """Count a mapped request's spans (``map_spans`` does it; sharded replay counts
-        in one worker only)."""
+        in one worker only; a receiver that may refuse a request when its queue is full
+        counts it only once admitted, so a retried request is not counted twice)."""
         self.records += batch.spans
         self.unmatched += batch.unmatched
         if batch.rejected:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import multiprocessing
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,7 +24,7 @@ from monitor.errors import RecordError
 from monitor.pipeline import BadRecord, Pipeline
 from monitor.sinks.reports import encode_report
 from monitor.sources.files import FileOrigin, LineReader, input_size
-from monitor.sources.trace_files import format_of
+from monitor.sources.trace_files import InputFormat, format_of
 from monitor.specdir import SpecDir
 
 __all__ = ["ReplayResult", "replay"]
@@ -90,7 +90,9 @@ def replay(specdir: SpecDir, paths: Sequence[str], config: EngineConfig | None =
     ``monitor.sources.trace_files.FORMATS`` or ``auto`` (detected per file)."""
     start = time.perf_counter()
     for path in paths:  # a bad format or a missing section stops before any work
-        Pipeline.check_section(specdir, format_of(path, input_format).kind)
+        section = format_of(path, input_format).section
+        if section is not None:
+            Pipeline.check_section(specdir, section)
     if workers <= 1:
         result = _run(specdir, paths, config, on_bad, progress, shard=None, sync=None,
                       input_format=input_format)
@@ -110,16 +112,13 @@ def _run(specdir: SpecDir, paths: Sequence[str], config: EngineConfig | None,
     done = 0
     for path in paths:
         fmt = format_of(path, input_format)
-        if fmt.kind == "spans":
-            assert fmt.read is not None
-            _replay_spans(pipe, fmt.read(path), shard, reports, progress, done, total)
-        else:
-            _replay_json(pipe, path, shard, reports, progress, done, total)
+        LOOPS[fmt.kind](pipe, fmt, path, shard, reports, progress, done, total)
         done += input_size(path)
         engine.set_position(path, "end")
     if sync is not None:  # sharded: agree on the max event time before the final flush
         sync.send(engine.max_time)
-        engine.advance(sync.recv())
+        # advancing may fire deadlines: their reports must not be lost
+        reports.extend(encode_report(r) for r in engine.advance(sync.recv()))
     tail = engine.flush()
     reports.extend(encode_report(r) for r in tail)
     if progress is not None:
@@ -127,9 +126,9 @@ def _run(specdir: SpecDir, paths: Sequence[str], config: EngineConfig | None,
     return _result(pipe, reports)
 
 
-def _replay_json(pipe: Pipeline, path: str, shard: tuple[int, int] | None,
-                 reports: list[bytes], progress: Progress | None, done: int,
-                 total: int) -> None:
+def _replay_json(pipe: Pipeline, fmt: InputFormat, path: str,
+                 shard: tuple[int, int] | None, reports: list[bytes],
+                 progress: Progress | None, done: int, total: int) -> None:
     mapper = pipe.events_mapper()
     # Pipeline.feed_json inlined: this loop runs once per record
     map_bytes = mapper.map_bytes
@@ -160,15 +159,23 @@ def _replay_json(pipe: Pipeline, path: str, shard: tuple[int, int] | None,
             out.clear()
         if progress is not None and not records & 0x3FFF:
             progress(done + reader.position(), total, pipe.records + records)
+    if reader.broken is not None:
+        lineno, reason = reader.broken
+        records += 1
+        pipe.bad("malformed", FileOrigin(path, lineno),
+                 f"{path}:{lineno}: cannot read on: {reason}")
     pipe.records += records
     pipe.unmatched += unmatched
 
 
-def _replay_spans(pipe: Pipeline, requests: Iterator[tuple[Any, Any]],
+def _replay_spans(pipe: Pipeline, fmt: InputFormat, path: str,
                   shard: tuple[int, int] | None, reports: list[bytes],
                   progress: Progress | None, done: int, total: int) -> None:
     """Sharded, every worker maps every request (a span's key is known only once its
     rule is found) but feeds only its keys' events; worker 0 alone counts records."""
+    assert fmt.read is not None
+    requests = fmt.read(path)
+    position = getattr(requests, "position", None)  # bytes read, when the reader knows
     map_request, apply = pipe.spans_mapper().map_request, pipe.apply
     counts = shard is None or shard[0] == 0
     n = 0
@@ -188,7 +195,11 @@ def _replay_spans(pipe: Pipeline, requests: Iterator[tuple[Any, Any]],
             events = [ev for ev in events if hash(ev.key) % workers == i]
         reports.extend(encode_report(r) for r in apply(events))
         if progress is not None and not n & 0xF:
-            progress(done, total, pipe.records)
+            progress(done + (position() if position else 0), total, pipe.records)
+
+
+#: InputFormat.kind -> the loop that replays one file of that kind
+LOOPS: dict[str, Callable[..., None]] = {"events": _replay_json, "spans": _replay_spans}
 
 
 def _result(pipe: Pipeline, reports: list[bytes]) -> ReplayResult:

@@ -85,6 +85,7 @@ class CheckResult(msgspec.Struct, frozen=True, kw_only=True):
     max_depth: int | None
     walks: int = 0
     seed: int | None = None
+    step_time: float | None = None  # seconds a step takes on the logical clock, if given
 
     @property
     def ok(self) -> bool:

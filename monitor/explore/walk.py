@@ -19,7 +19,7 @@ from collections.abc import Callable
 from random import Random
 from typing import Any
 
-from monitor.engine.reports import fmt_duration
+from monitor.explore.deadlines import fmt_duration
 from monitor.explore.result import CheckResult, Finding, Step, result_name
 from monitor.explore.stepper import Stepper, labels_of
 from monitor.spec.model import ActionInfo, SpecModel

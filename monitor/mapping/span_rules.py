@@ -124,9 +124,10 @@ def _rule(r: SpanRuleSpec, i: int, model: SpecModel, check: _Check,
     conds = _conds(r, on_event, check, f"{where}.when")
     if r.key is not UNSET:
         key = _key(r.key, f"{where}.key", check, on_event)
-    elif key is not None and not on_event and any(s.kind == "event" for s in key):
-        raise check.fail("$.spans.key", f"{{event: ...}} reads a span event's attribute, "
-                         f"but rules[{i}] has no `when.event`; give it its own `key:`")
+    elif key is not None and not on_event and any(map(_reads_event, key)):
+        raise check.fail("$.spans.key", f"reads a span event ({{event: ...}} or {{field: "
+                         f"event_name}}), but rules[{i}] has no `when.event`; give it its own "
+                         "`key:`")
     if key is None:
         raise check.fail(f"{where}.key", "no key; set `key:` on the section or on this rule")
     if r.time is UNSET:
@@ -138,13 +139,18 @@ def _rule(r: SpanRuleSpec, i: int, model: SpecModel, check: _Check,
         rtime = r.time
     if r.id is UNSET:
         rid = ident
-        if isinstance(rid, Src) and rid.kind == "event" and not on_event:
-            raise check.fail("$.spans.id", f"{{event: ...}} reads a span event's attribute, "
-                             f"but rules[{i}] has no `when.event`; give it its own `id:`")
+        if isinstance(rid, Src) and _reads_event(rid) and not on_event:
+            raise check.fail("$.spans.id", f"reads a span event ({{event: ...}} or {{field: "
+                             f"event_name}}), but rules[{i}] has no `when.event`; give it its "
+                             "own `id:`")
     else:
         rid = None if r.id is None else _src(r.id, f"{where}.id", check, on_event)
     return SpanRule(i, act.name, on_event, conds, _args(r, act, check, where, on_event),
                     key, rtime, rid)
+
+
+def _reads_event(src: Src) -> bool:
+    return src.kind == "event" or (src.kind, src.name) == ("field", "event_name")
 
 
 def _listed(value: Any) -> list[Any]:

@@ -29,7 +29,7 @@ from monitor.engine.events import Event
 from monitor.errors import RecordError
 from monitor.mapping.span_build import builder
 from monitor.mapping.span_read import Ctx, any_value
-from monitor.mapping.span_rules import SpanRule, SpanSection
+from monitor.mapping.span_rules import SpanRule, SpanSection, Src
 
 __all__ = ["SpanBatch", "SpanMapper"]
 
@@ -49,7 +49,8 @@ class SpanBatch:
 
 class SpanMapper:
     """Maps OTLP trace requests for one compiled ``spans:`` section. Holds no
-    per-request state (only the attribute positions it memoises)."""
+    per-request state, only the attribute positions it memoises, which are hints: a
+    mapper may be shared between threads (a stale position only costs a scan)."""
 
     def __init__(self, section: SpanSection) -> None:
         self.section = section
@@ -66,7 +67,7 @@ class SpanMapper:
             None if not names or None in names else frozenset().union(*names))
         dims = {d for r in section.rules for d, _ in r.conds}
         srcs = [s for r in section.rules for s in (*r.key, *(a[1] for a in r.args),
-                                                   *([r.id] if hasattr(r.id, "kind") else []))]
+                                                   *([r.id] if isinstance(r.id, Src) else []))]
         self._needs_resource = (any(d[0] == "resource" for d in dims)
                                 or any(s.kind == "resource" for s in srcs))
         self._needs_scope = (("scope",) in dims
@@ -108,6 +109,10 @@ class SpanMapper:
                                             any_event)
                     except RecordError as exc:
                         _reject(batch, span, exc)
+                        continue
+                    except RecursionError:  # an array attribute nested ~1000 deep
+                        _reject(batch, span, RecordError(
+                            "bad_arg", "an attribute value is nested too deeply"))
                         continue
                     if ev is not None:
                         mine.append(ev)

@@ -99,7 +99,7 @@ def read_jaeger(path: str, body: bytes) -> Iterator[tuple[Any, Any]]:
     request for a span (or a whole file) that cannot be read."""
     try:
         export = _export.decode(body)
-    except (msgspec.DecodeError, UnicodeDecodeError) as exc:
+    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError) as exc:
         why = f"${_path_first(str(exc))} (not a Jaeger JSON export)"
         yield RecordError("malformed", why), SpanOrigin(path, 0)
         return
@@ -115,6 +115,9 @@ def read_jaeger(path: str, body: bytes) -> Iterator[tuple[Any, Any]]:
                 if res is None:
                     res = resources[span.processID] = _resource(trace.processes, span.processID)
                 yield _request(span, res), origin
+            except RecursionError:
+                yield RecordError("malformed", f"$.data[{t}].spans[{s}]: values nested too "
+                                  "deeply"), origin
             except (msgspec.DecodeError, ValueError) as exc:
                 # msgspec: "<what> - at `$.spanID`"; ours: ".traceID: <what>"
                 why = (_path_first(str(exc)) if isinstance(exc, msgspec.DecodeError)

@@ -1,6 +1,7 @@
 """OTLP JSON views (``otlp_json``) encoded to protobuf wire format, so that protobuf
 parses them into a real ``ExportTraceServiceRequest`` in C: setting fields one by one
-from Python costs ~18 us per span with 10 attributes, this ~6 us.
+from Python costs ~18 us per span with 10 attributes, this ~15 us, most of it saved by
+caching the encoding of attributes that repeat (the same key and value).
 
 Field numbers are those of opentelemetry-proto's ``trace.proto`` and ``common.proto``
 (a test checks the result equals the message protobuf itself builds). Scalars at their
@@ -24,10 +25,8 @@ _pack_fixed64 = struct.Struct("<Q").pack
 _pack_fixed32 = struct.Struct("<I").pack
 
 
-def _varint(n: int) -> bytes:
+def _encode_varint(n: int) -> bytes:
     n &= 0xFFFF_FFFF_FFFF_FFFF  # negative int64: two's complement, 10 bytes
-    if n < 0x80:
-        return bytes((n,))
     out = bytearray()
     while n >= 0x80:
         out.append((n & 0x7F) | 0x80)
@@ -36,13 +35,22 @@ def _varint(n: int) -> bytes:
     return bytes(out)
 
 
+#: varints below 2**14 (two bytes: every length and tag here) looked up, not computed
+_SMALL = [_encode_varint(n) for n in range(1 << 14)]
+
+
+def _varint(n: int) -> bytes:
+    return _SMALL[n] if 0 <= n < 16384 else _encode_varint(n)
+
+
 def _tag(field: int, wire: int) -> bytes:
-    return _varint(field << 3 | wire)
+    return _SMALL[field << 3 | wire]
 
 
 def _ld(field: int, payload: bytes) -> bytes:
     """A length-delimited field (string, bytes, sub-message)."""
-    return _tag(field, 2) + _varint(len(payload)) + payload
+    n = len(payload)
+    return _SMALL[field << 3 | 2] + (_SMALL[n] if n < 16384 else _encode_varint(n)) + payload
 
 
 def _str(field: int, s: str) -> bytes:
@@ -83,8 +91,30 @@ def _any(v: Any) -> bytes:
     return b""
 
 
+#: encoded attributes by (key, value): attribute values repeat across spans (methods,
+#: routes, regions), and encoding one costs ~5 us in Python; bounded, cleared when full
+_KV_CACHE: dict[tuple[str, Any, Any], bytes] = {}
+KV_CACHE_SIZE = 4096
+
+
+def _kv(kv: Any) -> bytes:
+    v = kv.value
+    x = v.string_value
+    if x is UNSET:
+        x = v.int_value
+        if x is UNSET or type(x) is bool:  # bools and the rest: not cached
+            return _str(1, kv.key) + _ld(2, _any(v))
+    ident = (kv.key, type(x), x)
+    out = _KV_CACHE.get(ident)
+    if out is None:
+        if len(_KV_CACHE) >= KV_CACHE_SIZE:
+            _KV_CACHE.clear()
+        out = _KV_CACHE[ident] = _str(1, kv.key) + _ld(2, _any(v))
+    return out
+
+
 def _kvs(field: int, kvs: list[Any]) -> bytes:
-    return b"".join(_ld(field, _str(1, kv.key) + _ld(2, _any(kv.value))) for kv in kvs)
+    return b"".join([_ld(field, _kv(kv)) for kv in kvs])
 
 
 def _event(e: Any) -> bytes:

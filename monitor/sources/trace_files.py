@@ -13,20 +13,23 @@ read is yielded as a ``RecordError`` in place of the request, with its origin, s
 caller counts it and goes on; a truncated protobuf file ends with one such error.
 
 A new format is one ``InputFormat`` in ``FORMATS`` (a reader and, for ``auto``, a
-sniffer of the first bytes); ``kind`` says which loop of ``monitor.replay`` feeds it.
+sniffer of the first bytes; ``FORMATS`` is tried in order and ``events`` comes last,
+taking whatever nothing else claims); its ``kind`` says which loop of
+``monitor.replay.LOOPS`` feeds it (a new kind of record is a new loop there).
 """
 
 from __future__ import annotations
 
 import re
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import IO, Any
 
 import msgspec
 
 from monitor.errors import ConfigError, RecordError
-from monitor.sources.files import FileOrigin, LineReader, open_input
+from monitor.sources.files import FileOrigin, open_input
 from monitor.sources.jaeger import SpanOrigin, read_jaeger
 from monitor.sources.otlp_json import decode_otlp_view
 
@@ -47,66 +50,121 @@ class MessageOrigin(msgspec.Struct, frozen=True, gc=False):
     message: int
 
 
-def read_otlp_json_lines(path: str) -> Iterator[tuple[Any, Any]]:
-    """(request view, ``FileOrigin``) per non-blank line."""
-    for raw, lineno in LineReader(path):
+#: what reading a damaged gzip file raises (BadGzipFile is an OSError; a cut-off stream
+#: raises EOFError; a corrupt deflate stream zlib.error)
+_BROKEN = (EOFError, OSError, zlib.error)
+
+
+def _broken(exc: BaseException, where: str) -> RecordError:
+    return RecordError("malformed", f"{where}: cannot read on: {type(exc).__name__}: {exc}")
+
+
+class Records:
+    """The (record, origin) pairs a reader yields from one file (plain or gzip), and
+    ``position()``: how many bytes of the file on disk have been read (progress)."""
+
+    def __init__(self, path: str, read: Callable[[str, IO[bytes]], Iterator[tuple[Any, Any]]]):
+        self._file = open_input(path)
+        self._raw = getattr(self._file, "fileobj", None) or self._file
+        self._it = read(path, self._file)
+
+    def __iter__(self) -> Iterator[tuple[Any, Any]]:
+        with self._file:
+            yield from self._it
+
+    def position(self) -> int:
         try:
-            yield decode_otlp_view(raw), FileOrigin(path, lineno)
-        except RecordError as exc:
-            yield exc, FileOrigin(path, lineno)
+            return int(self._raw.tell())
+        except (OSError, ValueError):
+            return 0
 
 
-def read_otlp_proto(path: str) -> Iterator[tuple[Any, Any]]:
+def read_otlp_json_lines(path: str) -> Records:
+    """(request view, ``FileOrigin``) per non-blank line."""
+    return Records(path, _json_lines)
+
+
+def _json_lines(path: str, f: IO[bytes]) -> Iterator[tuple[Any, Any]]:
+    lineno = 0
+    try:
+        for lineno, raw in enumerate(f, 1):
+            if raw.isspace():
+                continue
+            try:
+                yield decode_otlp_view(raw), FileOrigin(path, lineno)
+            except RecordError as exc:
+                yield exc, FileOrigin(path, lineno)
+    except _BROKEN as exc:
+        yield _broken(exc, f"after line {lineno}"), FileOrigin(path, lineno + 1)
+
+
+def read_otlp_proto(path: str) -> Records:
     """(``ExportTraceServiceRequest``, ``MessageOrigin``) per length-prefixed message."""
+    return Records(path, _proto_messages)
+
+
+def _proto_messages(path: str, f: IO[bytes]) -> Iterator[tuple[Any, Any]]:
     from google.protobuf.message import DecodeError
     from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
         ExportTraceServiceRequest,
     )
 
     parse = ExportTraceServiceRequest.FromString
-    with open_input(path) as f:
-        read = f.read
-        index = offset = 0
-        while True:
+    read = f.read
+    index = offset = 0
+    while True:
+        origin = MessageOrigin(path, index)
+        try:
             head = read(4)
-            if not head:
-                return
-            origin = MessageOrigin(path, index)
-            if len(head) < 4:
-                yield RecordError("malformed", f"byte {offset}: truncated length prefix "
-                                  f"({len(head)} of 4 bytes)"), origin
-                return
             size = int.from_bytes(head, "big")
-            if size > MAX_MESSAGE:
-                yield RecordError("malformed", f"byte {offset}: length prefix {size} is over "
-                                  f"{MAX_MESSAGE} bytes: not a length-prefixed OTLP protobuf "
-                                  "file, or corrupt from here on"), origin
-                return
-            body = read(size)
-            if len(body) < size:
-                yield RecordError("malformed", f"byte {offset}: truncated message ({len(body)} "
-                                  f"of {size} bytes)"), origin
-                return
-            try:
-                yield parse(body), origin
-            except DecodeError as exc:
-                yield RecordError("malformed", f"byte {offset}: not an "
-                                  f"ExportTraceServiceRequest: {exc}"), origin
-            index += 1
-            offset += 4 + size
+            body = read(size) if len(head) == 4 and size <= MAX_MESSAGE else b""
+        except _BROKEN as exc:  # a damaged gzip stream: what came before was read
+            yield _broken(exc, f"byte {offset}"), origin
+            return
+        if not head:
+            return
+        if len(head) < 4:
+            yield RecordError("malformed", f"byte {offset}: truncated length prefix "
+                              f"({len(head)} of 4 bytes)"), origin
+            return
+        if size > MAX_MESSAGE:
+            yield RecordError("malformed", f"byte {offset}: length prefix {size} is over "
+                              f"{MAX_MESSAGE} bytes: not a length-prefixed OTLP protobuf "
+                              "file, or corrupt from here on"), origin
+            return
+        if len(body) < size:
+            yield RecordError("malformed", f"byte {offset}: truncated message ({len(body)} "
+                              f"of {size} bytes)"), origin
+            return
+        try:
+            yield parse(body), origin
+        except DecodeError as exc:
+            yield RecordError("malformed", f"byte {offset}: not an "
+                              f"ExportTraceServiceRequest: {exc}"), origin
+        index += 1
+        offset += 4 + size
 
 
 def read_jaeger_file(path: str) -> Iterator[tuple[Any, Any]]:
-    with open_input(path) as f:
-        body = f.read()
+    try:
+        with open_input(path) as f:
+            body = f.read()
+    except _BROKEN as exc:
+        return iter([(_broken(exc, "$"), SpanOrigin(path, 0))])
     return read_jaeger(path, body)
 
 
 @dataclass(frozen=True, slots=True)
 class InputFormat:
+    """``kind`` names the loop of ``monitor.replay.LOOPS`` that feeds it ("events": raw
+    JSON lines; "spans": trace requests); ``section`` is the mapping section it needs
+    (None: none); ``read`` yields (record, origin) pairs (None: the loop reads the file
+    itself, as the events fast path does); ``sniff`` sees the first 4 KiB."""
+
     name: str
-    kind: str  # "events": raw JSON lines for ``events:``; "spans": requests for ``spans:``
-    read: Reader | None  # None: the replay loop reads lines itself (the events fast path)
+    kind: str
+    section: str | None
+    read: Reader | None
     sniff: Callable[[bytes], bool]
     help: str
 
@@ -125,14 +183,14 @@ def _is_proto(head: bytes) -> bool:
 
 
 FORMATS: dict[str, InputFormat] = {f.name: f for f in (
-    InputFormat("otlp-proto", "spans", read_otlp_proto, _is_proto,
+    InputFormat("otlp-proto", "spans", "spans", read_otlp_proto, _is_proto,
                 "length-prefixed ExportTraceServiceRequest messages"),
-    InputFormat("otlp-json", "spans", read_otlp_json_lines,
+    InputFormat("otlp-json", "spans", "spans", read_otlp_json_lines,
                 lambda head: _first_key(head) == b"resourceSpans",
                 "OTLP JSON lines (Collector file exporter)"),
-    InputFormat("jaeger", "spans", read_jaeger_file,
+    InputFormat("jaeger", "spans", "spans", read_jaeger_file,
                 lambda head: _first_key(head) == b"data", "Jaeger JSON export"),
-    InputFormat("events", "events", None, lambda head: True,
+    InputFormat("events", "events", "events", None, lambda head: True,
                 "JSON lines of events (the events: mapping)"),
 )}
 

@@ -154,3 +154,20 @@ def test_the_progress_line_shows_states_depth_and_rate(capsys):
     walks = _Progress(100)
     walks(40, 64, 3000)
     assert "64/100 walks, 3000 steps, 40 distinct states" in capsys.readouterr().err
+
+
+def test_step_time_takes_a_duration(tmp_path, capsys):
+    (tmp_path / "spec.py").write_text(
+        "from monitor import Spec, action, require, within\n"
+        "class Slow(Spec):\n"
+        "    stage: int = 0\n"
+        "    @action\n"
+        "    def advance(self):\n"
+        "        require(self.stage < 3, 'closed')\n"
+        "        self.stage += 1\n"
+        "    answered = within('1m', start=lambda s: s.stage >= 1, end=lambda s: s.stage == 3)\n")
+    assert main(["check", str(tmp_path), "--step-time", "30s"]) == 0
+    assert "result: ok" in capsys.readouterr().out
+    assert main(["check", str(tmp_path), "--step-time", "31s", "--json"]) == 1
+    data = json.loads(capsys.readouterr().out)
+    assert data["step_time"] == 31 and data["findings"][0]["kind"] == "deadline"

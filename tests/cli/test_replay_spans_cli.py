@@ -186,3 +186,33 @@ def test_a_spec_mapped_from_two_services_spans_checks_the_shipments(tmp_path, ca
     ]
     # pickups are timed at the start of the carrier's span
     assert [r["time"] for r in reports] == [(T0 + 4 * 10**9) / 1e9, (T0 + 6 * 10**9) / 1e9]
+
+
+def test_the_bundled_trace_sample_shows_both_violations(capsys):
+    sample = Path(__file__).parents[2] / "specs" / "payment" / "samples" / "traces.otlp.jsonl"
+    rc, summary = run(capsys, str(sample))
+    assert rc == 1 and summary["records"] == 9
+    found = {(kind, prop): n for kind, props in summary["violations"].items()
+             for prop, n in props.items() if n}
+    assert found == {("invariant", "refunds_within_captures"): 1, ("unexpected", "refund"): 1}
+
+
+def test_validate_says_which_sections_the_mapping_has(capsys):
+    assert main(["validate", str(PAYMENT), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["sections"] == ["events", "spans"]
+    assert main(["validate", str(SHIPPING)]) == 0
+    assert capsys.readouterr().out.endswith("; maps spans\n")
+
+
+def test_progress_on_a_trace_file_advances_with_the_bytes_read(tmp_path):
+    from monitor.replay import replay
+    from monitor.specdir import load_specdir
+
+    many = [request(payment(f"p{i}", T0 + i)) for i in range(40)]
+    path = write_otlp_proto(tmp_path / "t.bin", many)
+    calls: list[tuple[int, int, int]] = []
+    replay(load_specdir(PAYMENT), [str(path)], progress=lambda *a: calls.append(a))
+    size = path.stat().st_size
+    done = [d for d, _total, _n in calls]
+    assert len(calls) >= 3 and done == sorted(done) and 0 < done[0] < size
+    assert calls[-1] == (size, size, 80)

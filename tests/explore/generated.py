@@ -38,7 +38,7 @@ class Design:
     acts: tuple[Act, ...]
     limit: int  # invariant a + b <= limit
     terminal: int | None  # terminal() == (b >= terminal), when set
-    window: bool  # within: open while a > 0 and not f
+    window: bool  # within: opens when a > 0, closes when b catches up with a or f
 
 
 def apply(act: Act, state: State, v: int) -> list[State] | None:
@@ -83,7 +83,8 @@ def is_terminal(design: Design, state: State) -> bool:
 
 
 def window_open(design: Design, state: State) -> bool:
-    return design.window and state[0] > 0 and not state[2]
+    a, b, f = state
+    return design.window and a > 0 and not (b >= a or f)
 
 
 def stops(design: Design, state: State) -> bool:
@@ -104,7 +105,7 @@ def spec_class(design: Design) -> type[Spec]:
     if design.terminal is not None:
         ns["terminal"] = lambda self: self.b >= design.terminal
     if design.window:
-        ns["settles"] = within(60, start=lambda s: s.a > 0, end=lambda s: s.f)
+        ns["settles"] = within(60, start=lambda s: s.a > 0, end=lambda s: s.b >= s.a or s.f)
     return type("Generated", (Spec,), ns)
 
 

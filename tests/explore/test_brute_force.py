@@ -5,6 +5,7 @@ without the spec machinery)."""
 from __future__ import annotations
 
 from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from monitor import explore
 from monitor.explore import explore_graph
@@ -125,3 +126,46 @@ def test_a_window_breach_is_reported_exactly_when_some_open_state_cannot_close(d
     found = [f for f in result.findings if f.kind == "deadline"]
     assert [len(f.steps) for f in found] == ([min(trapped)] if trapped else [])
     assert result.states == len(dist)
+
+
+def steps_to_close(design, states):
+    """Fewest steps to a closed (non-broken) state, by relaxing until nothing changes."""
+    inf = float("inf")
+    dist = {s: 0 if not window_open(design, s) and not broken(design, s) else inf
+            for s in states}
+    changed = True
+    while changed:
+        changed = False
+        for s in states:
+            if stops(design, s):
+                continue
+            best = min([dist[t] + 1 for _a, _v, t in successors(design, s)], default=inf)
+            if best < dist[s]:
+                dist[s] = best
+                changed = True
+    return dist
+
+
+@settings(max_examples=150, deadline=None)
+@given(designs(), st.integers(0, 4))
+def test_with_a_step_time_the_breach_is_the_shortest_opening_the_fastest_path_cannot_close(
+        design, steps_allowed):
+    dist = levels(design)
+    to_close = steps_to_close(design, dist)
+    result = explore(spec_class(design), step_time=60 / steps_allowed if steps_allowed else 61)
+    limit = steps_allowed
+    never = [d for s, d in dist.items()
+             if window_open(design, s) and not broken(design, s) and to_close[s] == float("inf")]
+    openings = []  # lengths of the paths that end by opening the window too far from closing
+    if window_open(design, INITIAL):
+        openings += [0] if to_close[INITIAL] > limit else []
+    else:
+        for s, d in dist.items():
+            if window_open(design, s) or stops(design, s):
+                continue
+            openings += [d + 1 for _a, _v, t in successors(design, s)
+                         if window_open(design, t) and not broken(design, t)
+                         and limit < to_close[t] < float("inf")]
+    found = [len(f.steps) for f in result.findings if f.kind == "deadline"]
+    want = [min(never)] if never else [min(openings)] if openings else []
+    assert found == want

@@ -270,19 +270,27 @@ def test_the_result_round_trips_through_json():
     assert result.to_dict()["findings"][0]["steps"][0]["action"] == "open"
 
 
+class Free(Spec):
+    """``set`` has no domain, so it cannot be explored."""
+
+    n: int = 0
+
+    @action
+    def set(self, value: int):
+        self.n = value
+
+    @action
+    def bump(self):
+        require(self.n == 0, "once")
+        self.n = 1
+
+    closes = within(60, start=lambda s: s.n == 1, end=lambda s: s.n == 2)
+
+    def terminal(self):
+        return self.n == 2
+
+
 def test_an_action_without_a_domain_is_not_explored_and_the_search_is_incomplete():
-    class Free(Spec):
-        n: int = 0
-
-        @action
-        def set(self, value: int):
-            self.n = value
-
-        @action
-        def bump(self):
-            require(self.n == 0, "once")
-            self.n = 1
-
     result = explore(Free)
     assert result.unexplored == ["set"] and not result.complete
     assert (result.result, result.states) == ("bounded", 2)
@@ -351,23 +359,6 @@ def test_progress_is_reported_with_the_final_counts():
 
 
 def test_with_an_unexplored_action_no_state_is_called_stuck_or_a_window_unmeetable():
-    class Free(Spec):
-        n: int = 0
-
-        @action
-        def set(self, value: int):
-            self.n = value
-
-        @action
-        def bump(self):
-            require(self.n == 0, "once")
-            self.n = 1
-
-        closes = within(60, start=lambda s: s.n == 1, end=lambda s: s.n == 2)
-
-        def terminal(self):
-            return self.n == 2
-
     for result in (explore(Free, deadlocks=True), explore(Free, random=5, deadlocks=True)):
         assert result.findings == [] and result.result == "bounded"
         assert not result.deadlocks_checked and not result.deadlines_checked
@@ -388,3 +379,50 @@ def test_an_initial_state_breaking_an_invariant_is_a_counterexample_of_no_steps(
     for result in (explore(Wrong), explore(Wrong, random=1)):
         [f] = result.findings
         assert (f.kind, f.steps, f.initial) == ("invariant", [], {"n": 0})
+
+
+class Slow(Spec):
+    """Closing the window takes three steps after it opens (or four on a detour)."""
+
+    stage: int = 0  # 0 idle, 1 opened ... 4 closed
+
+    @action
+    def advance(self):
+        require(self.stage < 4, "closed")
+        self.stage += 1
+
+    answered = within("3m", start=lambda s: s.stage >= 1, end=lambda s: s.stage == 4)
+
+    def terminal(self):
+        return self.stage == 4
+
+
+def test_with_a_step_time_a_window_the_fastest_path_cannot_close_in_time_is_breached():
+    assert explore(Slow).result == "ok"  # without a clock, it does close eventually
+    assert explore(Slow, step_time=60).result == "ok"  # 3 steps x 1m = 3m: just in time
+    [f] = explore(Slow, step_time=61).findings
+    assert (f.kind, f.property, trail(f)) == ("deadline", "answered", [("advance", ())])
+    assert "opened at step 1; closing it takes at least 3 more steps, 183s" in f.message
+
+
+def test_a_step_time_is_positive_and_needs_the_exhaustive_search():
+    with pytest.raises(ConfigError, match="step_time must be a positive number"):
+        explore(Slow, step_time=0)
+    with pytest.raises(ConfigError, match="needs the exhaustive search"):
+        explore(Slow, step_time=60, random=3)
+
+
+def test_a_window_open_from_the_start_is_measured_from_the_initial_state():
+    class Early(Spec):
+        done: int = 0
+
+        @action
+        def work(self):
+            require(self.done < 2, "done")
+            self.done += 1
+
+        answered = within(10, start=lambda s: True, end=lambda s: s.done == 2)
+
+    [f] = explore(Early, step_time=6).findings
+    assert f.steps == [] and "opened in the initial state" in f.message
+    assert explore(Early, step_time=5).findings == []

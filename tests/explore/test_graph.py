@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from monitor import Spec, action, choose, invariant, require
 from monitor.explore import Edge, Rejection, explore_graph
-from monitor.explore.graph import BROKEN, TERMINAL
+from monitor.explore.graph import BROKEN, CUT, TERMINAL
 from monitor.spec import model_of
 from tests.engine.specs_for_tests import Job
 
@@ -115,3 +115,16 @@ def test_the_edge_rejection_and_parent_views_index_and_slice_like_lists():
 def test_rejections_can_be_left_out():
     g = explore_graph(model_of(Counter), rejections=False)
     assert len(g.rejections) == 0 and len(g.edges) == len(explore_graph(model_of(Counter)).edges)
+
+
+def test_past_a_bound_every_kept_state_still_has_its_edges_to_kept_states():
+    full = explore_graph(model_of(Counter))
+    for cut in (explore_graph(model_of(Counter), max_states=4),
+                explore_graph(model_of(Counter), max_depth=1)):
+        kept = set(cut.states)
+        want = {(full.states[e.src], e.action, e.args, full.states[e.dst]) for e in full.edges
+                if full.states[e.src] in kept and full.states[e.dst] in kept}
+        got = {(cut.states[e.src], e.action, e.args, cut.states[e.dst]) for e in cut.edges}
+        assert got == want
+        dropped = {full.states[e.src] for e in full.edges if full.states[e.dst] not in kept}
+        assert {s for i, s in enumerate(cut.states) if cut.flags[i] & CUT} == dropped & kept

@@ -94,8 +94,8 @@ def test_rules_dispatch_on_span_name_and_span_event_name_through_dicts():
     ("    - {when: {name: slam}, action: slam}\n", "  key: {const: 1.5}\n",
      r"\$\.spans\.key: expected a string or integer key, got 1\.5 in \{const: \.\.\.\}$"),
     ("    - {when: {name: slam}, action: slam}\n", "  key: {event: door.id}\n",
-     r"\$\.spans\.key: \{event: \.\.\.\} reads a span event's attribute, but rules\[0\] has no "
-     r"`when\.event`; give it its own `key:`$"),
+     r"\$\.spans\.key: reads a span event \(\{event: \.\.\.\} or \{field: event_name\}\), but "
+     r"rules\[0\] has no `when\.event`; give it its own `key:`$"),
     ("    - {when: {name: slam}, action: slam, time: event}\n", None,
      r"\$\.spans\.rules\[0\]\.time: `event` is the time of a span event, but this rule has no "
      r"`when\.event`; use end or start$"),
@@ -130,3 +130,16 @@ def test_shape_errors_in_the_spans_section_carry_msgspecs_path(text, message):
 
 def test_a_rule_of_spans_never_shadows_a_rule_of_span_events():
     load(spans("    - {when: {}, action: slam}\n    - {when: {event: x}, action: slam}\n"))
+
+
+@pytest.mark.parametrize("head, field", [
+    ("  key: {field: event_name}\n", "key"),
+    ("  key: door.id\n  id: {event: op}\n", "id"),
+])
+def test_a_section_key_or_id_that_reads_span_events_needs_event_rules_or_overrides(head, field):
+    with pytest.raises(MappingError, match=rf"^door\.yaml: \$\.spans\.{field}: reads a span "
+                                           r"event \(\{event: \.\.\.\} or \{field: event_name\}\), "
+                                           r"but rules\[0\] has no `when\.event`; give it its "
+                                           rf"own `{field}:`$"):
+        load(spans("    - {when: {name: slam}, action: slam}\n", head=head))
+    load(spans("    - {when: {event: slammed}, action: slam}\n", head=head))

@@ -295,3 +295,64 @@ def test_span_events_are_read_only_in_the_spans_their_rules_name():
     batch = mapped(m, span(events=events), span(name="take", events=events))
     assert (len(batch.events), batch.unmatched) == (1, 1)
     assert mapper("    - {when: {event: tagged}, action: close}\n")._event_spans is None
+
+
+def test_each_resource_of_a_request_selects_its_own_spans():
+    m = mapper("    - {when: {name: put, resource: {service.name: boxes}}, action: close}\n",
+               head="  key: [{resource: service.name}, box.id]\n")
+    req = request([span()], service="crates")
+    req.resource_spans.extend(request([span(), span()], service="boxes").resource_spans)
+    req.resource_spans.extend(request([span()], service="crates").resource_spans)
+    batch = m.map_request(req)
+    assert [e.key for e in batch.events] == ["boxes/b1", "boxes/b1"]
+    assert (batch.spans, batch.unmatched) == (4, 2)
+
+
+def test_an_array_attribute_nested_deeper_than_python_recurses_rejects_its_span():
+    import sys
+
+    from monitor.sources.otlp_json import decode_otlp_view
+
+    deep = b'{"stringValue": "x"}'
+    for _ in range(200):
+        deep = b'{"arrayValue": {"values": [' + deep + b"]}}"
+    body = (b'{"resourceSpans":[{"scopeSpans":[{"spans":[{"name":"put","endTimeUnixNano":5,'
+            b'"attributes":[{"key":"box.id","value":{"stringValue":"b"}},{"key":"box.labels",'
+            b'"value":' + deep + b"}]}]}]}]}")
+    req = decode_otlp_view(body)
+    m = mapper("    - {when: {name: put}, action: tag, args: {labels: box.labels}}\n")
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(150)  # any_value recurses once per level: 200 levels do not fit
+    try:
+        batch = m.map_request(req)
+    finally:
+        sys.setrecursionlimit(limit)
+    assert (batch.rejected, batch.causes) == (1, {"bad_arg": 1})
+    assert batch.error.endswith("an attribute value is nested too deeply")
+
+
+class _Spy:
+    """A span that records which of its fields the mapper reads."""
+
+    def __init__(self, span: Any, seen: set[str]) -> None:
+        self._span, self._seen = span, seen
+
+    def __getattr__(self, name: str) -> Any:
+        self._seen.add(name)
+        return getattr(self._span, name)
+
+
+def test_the_mapper_reads_only_the_fields_its_rules_need():
+    from types import SimpleNamespace as NS
+
+    req = request(payment("p1", T0, refunds=[5]))
+    seen: set[str] = set()
+    spies = [_Spy(s, seen) for s in req.resource_spans[0].scope_spans[0].spans]
+    fake = NS(resource_spans=[NS(resource=None, scope_spans=[NS(scope=None, spans=spies)])])
+    mapper_ = load_specdir(PAYMENT).mapping.spans
+    batch = mapper_.map_request(fake)
+    assert [e.action for e in batch.events] == ["authorize", "capture", "refund"]
+    # no links, parent ids, start times, flags, trace state, dropped counts: and never
+    # the whole span (no ListFields, no conversion to a dict)
+    assert seen == {"name", "attributes", "kind", "status", "end_time_unix_nano", "span_id",
+                    "trace_id", "events"}

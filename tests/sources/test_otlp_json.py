@@ -122,3 +122,34 @@ def _escape(text: str) -> str:
     import re
 
     return re.escape(text)
+
+
+def test_long_values_and_large_requests_survive_the_protobuf_encoding():
+    from tests.otlp import SECOND, T0, SpanSpec, otlp_json, request
+
+    specs = [SpanSpec("s", {"big": "x" * 20_000, "n": -1, "f": 2.5, "b": False}, T0,
+                      T0 + SECOND)] * 3
+    req = request(specs)
+    assert req.ByteSize() > 60_000
+    assert decode_otlp_json(otlp_json(req)) == req
+
+
+def test_values_nested_too_deeply_are_a_malformed_record_not_a_crash():
+    deep = b'{"stringValue": "x"}'
+    for _ in range(3000):
+        deep = b'{"arrayValue": {"values": [' + deep + b"]}}"
+    body = SPAN % (b'{"attributes": [{"key": "a", "value": ' + deep + b"}]}")
+    with pytest.raises(RecordError, match=r"^\$: values nested too deeply$"):
+        decode_otlp_view(body)
+
+
+@pytest.mark.parametrize("span, message", [
+    (b'{"endTimeUnixNano": "-5"}', f"{AT}.endTimeUnixNano: Expected `int` >= 0"),
+    (b'{"flags": 4294967296}', f"{AT}.flags: Expected `int` <= 4294967295"),
+    (b'{"kind": -1}', f"{AT}.kind: Expected `int` >= 0"),
+    (b'{"attributes": [{"key": "a", "value": {"intValue": "9223372036854775808"}}]}',
+     f"{AT}.attributes[0].value.intValue: Expected `int` <= 9223372036854775807"),
+])
+def test_numbers_out_of_their_protobuf_range_are_malformed(span, message):
+    with pytest.raises(RecordError, match="^" + _escape(message) + "$"):
+        decode_otlp_json(SPAN % span)

@@ -163,3 +163,21 @@ def test_bad_jaeger_tags_and_ids_name_their_path(tmp_path):
         "$.data[0].spans[0].traceID: expected at most 32 hex digits, got 'xyz'",
         "$.data[0].spans[1].tags: tag 'n' of type 'int64' has the value 'many'",
     ]
+
+
+def test_a_cut_off_gzip_file_ends_with_one_counted_error_after_what_it_held(tmp_path, reqs):
+    whole = write_otlp_proto(tmp_path / "t.bin.gz", reqs, gz=True).read_bytes()
+    (tmp_path / "cut.bin.gz").write_bytes(whole[: len(whole) - 20])
+    got = list(read_otlp_proto(str(tmp_path / "cut.bin.gz")))
+    errors = [r for r, _ in got if isinstance(r, RecordError)]
+    assert len(errors) == 1 and errors[0] is got[-1][0]
+    assert re.match(r"byte \d+: cannot read on: EOFError: Compressed file ended", str(errors[0]))
+    lines = write_otlp_json(tmp_path / "t.jsonl.gz", reqs, gz=True).read_bytes()
+    (tmp_path / "cut.jsonl.gz").write_bytes(lines[: len(lines) - 20])
+    got = list(read_otlp_json_lines(str(tmp_path / "cut.jsonl.gz")))
+    assert str(got[-1][0]).startswith("after line ")
+    assert all(not isinstance(r, RecordError) for r, _ in got[:-1])
+    jaeger = tmp_path / "j.json.gz"
+    jaeger.write_bytes(gzip.compress(JAEGER.read_bytes())[:-20])
+    ((err, _),) = list(read_jaeger_file(str(jaeger)))
+    assert str(err).startswith("$: cannot read on: EOFError")
