@@ -26,7 +26,7 @@ from typing import Any
 
 from monitor.errors import ConfigError
 
-__all__ = ["FORMAT", "Coverage", "canonical", "coverage_doc", "read_coverage"]
+__all__ = ["FORMAT", "Coverage", "canonical", "coverage_doc", "engine_coverage", "read_coverage"]
 
 FORMAT = "specmon-coverage/1"
 
@@ -63,6 +63,15 @@ def coverage_doc(spec: str, fields: Iterable[str], counts: Mapping[Transition, i
         {"from": list(src), "action": action, "args": list(args), "to": list(dst), "count": n}
         for (src, action, args, dst), n in merged.items()]
     return doc
+
+
+def engine_coverage(engine: Any, spec: str | None = None) -> dict[str, Any]:
+    """The coverage document of a running ``monitor.engine.Engine`` (duck-typed): what a
+    daemon serves so that coverage can be read from a live sidecar."""
+    c = engine.counters
+    return coverage_doc(spec or engine.name, engine.model.fields, engine.transition_counts(),
+                        uncounted={"ambiguous": c.transitions_ambiguous,
+                                   "overflow": c.transitions_overflow})
 
 
 def read_coverage(doc: Any, fields: Iterable[str], *, where: str = "coverage",

@@ -9,7 +9,7 @@ import pytest
 from monitor import Spec, action, require
 from monitor.errors import ConfigError
 from monitor.explore import explore_graph
-from monitor.explore.coverage import coverage_doc, read_coverage
+from monitor.explore.coverage import coverage_doc, engine_coverage, read_coverage
 from monitor.explore.diagram import render
 from monitor.spec import model_of
 
@@ -148,3 +148,19 @@ def test_counts_from_several_files_add_up():
     cov = read_coverage(doc, ["n"])
     read_coverage(doc, ["n"], into=cov)
     assert cov == {((0,), "nudge", (1,), (1,)): 4}
+
+
+def test_a_running_engine_gives_its_coverage_document():
+    from monitor.engine import Engine
+    from tests.engine.helpers import ev
+
+    engine = Engine(Switch)
+    engine.feed_many([ev("a", 1, "flip"), ev("a", 2, "dim", 2), ev("b", 3, "flip")])
+    engine.flush()
+    doc = json.loads(json.dumps(engine_coverage(engine)))
+    assert doc == {"format": "specmon-coverage/1", "spec": "Switch", "fields": ["on", "level"],
+                   "uncounted": {"ambiguous": 0, "overflow": 0}, "transitions": [
+                       {"from": [False, 0], "action": "flip", "args": [], "to": [True, 0],
+                        "count": 2},
+                       {"from": [True, 0], "action": "dim", "args": [2], "to": [True, 2],
+                        "count": 1}]}
