@@ -5,17 +5,9 @@ from __future__ import annotations
 
 import gzip
 import json
-from pathlib import Path
 
 from monitor.cli import main
-
-ROOT = Path(__file__).resolve().parents[2]
-PAYMENT = ROOT / "specs" / "payment"
-SAMPLES = PAYMENT / "samples"
-
-
-def lines(path: Path) -> list[dict]:
-    return [json.loads(x) for x in path.read_text().splitlines() if x.strip()]
+from tests.cli.test_generate_cli import PAYMENT, SAMPLES, lines
 
 
 def test_reports_exported_as_itf_replay_to_the_same_violations(tmp_path, capsys):
