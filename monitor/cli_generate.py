@@ -39,6 +39,9 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--max-depth", type=positive_int, metavar="N", help="bound on path length")
     p.add_argument("--max-steps", type=positive_int, default=40, metavar="N",
                    help="start a new positive scenario after about N steps (default 40)")
+    p.add_argument("--max-total-steps", type=positive_int, default=100_000, metavar="N",
+                   help="stop writing positive scenarios after N steps in all (default "
+                   "100000): covering a long chain of states costs the square of its length")
     p.add_argument("--hidden-steps", type=int, default=2, metavar="N",
                    help="hidden steps the monitor may insert (as in replay; default 2)")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
@@ -67,7 +70,8 @@ def run_generate(args: argparse.Namespace) -> int:
         raise ConfigError(f"--hidden-steps must be >= 0, got {args.hidden_steps}")
     sd = load_specdir(args.specdir)
     graph = explore(sd.model, args.max_states, args.max_depth)
-    gen = generate_scenarios(graph, hidden_steps=args.hidden_steps, max_steps=args.max_steps)
+    gen = generate_scenarios(graph, hidden_steps=args.hidden_steps, max_steps=args.max_steps,
+                             max_total_steps=args.max_total_steps)
     lines = [msgspec.json.encode(s) for s in gen.scenarios]
     if args.out:
         write_bytes(Path(args.out), b"".join(line + b"\n" for line in lines))
@@ -84,7 +88,8 @@ def run_generate(args: argparse.Namespace) -> int:
     summary = {
         "spec": sd.name, "states": gen.states, "edges": gen.edges, "covered": gen.covered,
         "coverage": round(gen.covered / gen.edges, 4) if gen.edges else 1.0,
-        "complete": gen.complete, "scenarios": kinds,
+        "complete": gen.complete, "stopped_at_max_total_steps": gen.budget_hit,
+        "scenarios": kinds,
         "steps": sum(len(s.steps) for s in gen.scenarios),
         "guards": gen.guards, "unreachable": gen.unreachable, "spec_errors": graph.errors,
         "out": args.out, "itf": args.itf, "telemetry": telemetry,
@@ -96,7 +101,8 @@ def run_generate(args: argparse.Namespace) -> int:
               f"({'complete' if gen.complete else 'cut by a bound'}); {kinds['positive']} "
               f"positive scenarios cover {gen.covered}; {kinds['negative']} negative "
               f"scenarios for {len(gen.guards)} guards"
-              + (f"; not shown: {', '.join(gen.unreachable)}" if gen.unreachable else ""),
+              + (f"; not shown: {', '.join(gen.unreachable)}" if gen.unreachable else "")
+              + ("; stopped at --max-total-steps" if gen.budget_hit else ""),
               file=sys.stderr)
         for e in graph.errors:
             print(f"specmon: spec error while exploring: {e}", file=sys.stderr)

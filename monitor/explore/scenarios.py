@@ -5,8 +5,9 @@ the monitor must give at each step.
   at least once. Greedy: from the current state, walk a shortest path to the nearest
   edge not yet covered and take it; when none is reachable (a terminal or
   invariant-breaking state) or the scenario reached ``max_steps``, start the next one
-  from the initial state. An edge into a state that breaks an invariant ends its
-  scenario with an ``invariant`` step.
+  from the initial state, by the BFS tree's path to the shallowest edge not yet
+  covered. An edge into a state that breaks an invariant ends its scenario with an
+  ``invariant`` step. ``max_total_steps`` bounds all positive steps together.
 - **Negative** scenarios, one per distinct ``require`` message the search met (and one
   per invariant that some reachable step breaks): a shortest path to the shallowest
   state where exactly that guard rejects an action, then that action.
@@ -42,6 +43,9 @@ State = tuple[Any, ...]
 #: seconds between the starts of consecutive scenarios' event times (one hour: longer
 #: than any scenario, shorter than the usual deadline, so none fires in between)
 SCENARIO_GAP = 3600
+#: states a search for the next uncovered transition looks at before giving up (and
+#: starting a new scenario): bounds the cost per scenario on large graphs
+BFS_LIMIT = 10_000
 
 
 class ScenarioStep(msgspec.Struct, frozen=True, kw_only=True):
@@ -81,25 +85,44 @@ class Generated(msgspec.Struct, frozen=True, kw_only=True):
     complete: bool  # the graph was explored completely (no bound cut it)
     guards: list[str]  # distinct require messages met
     unreachable: list[str]  # negative targets no scenario could show
+    budget_hit: bool = False  # max_total_steps stopped the positive scenarios early
 
 
 Path = list[tuple[str, tuple[Any, ...], bool]]  # (action, args, hidden)
 
 
-def generate_scenarios(graph: StateGraph, *, hidden_steps: int = 2,
-                       max_steps: int = 40) -> Generated:
+def generate_scenarios(graph: StateGraph, *, hidden_steps: int = 2, max_steps: int = 40,
+                       max_total_steps: int = 100_000) -> Generated:
+    """Scenarios for ``graph`` (see the module docstring). ``max_total_steps`` bounds
+    the positive scenarios' steps all together: covering every transition of a long
+    chain from the initial state costs the square of its length, so past the bound the
+    rest stays uncovered (``covered`` < ``edges``) rather than the output exploding."""
     model = graph.model
     edges: list[Edge] = list(graph.edges)
     out: dict[int, list[int]] = {}
     for i, e in enumerate(edges):
         out.setdefault(e.src, []).append(i)
+    # scenarios start with the shallowest transition not yet covered, reached along the
+    # BFS tree: no search from the initial state per scenario
+    order = sorted(range(len(edges)), key=lambda i: graph.depth[edges[i].src])
     covered = bytearray(len(edges))
     left = len(edges)
+    total = pos = 0
     scenarios: list[Scenario] = []
-    while left:
-        at, walk, fresh = 0, [], 0
+    while left and total < max_total_steps:
+        while covered[order[pos]]:
+            pos += 1
+        first = order[pos]
+        walk = [*_tree_path(graph, edges, edges[first].src), first]
+        fresh = 0
+        for i in walk:
+            if not covered[i]:
+                covered[i] = 1
+                left -= 1
+                fresh += 1
+        at = edges[first].dst
         while left and len(walk) < max_steps:
-            route = _to_uncovered(at, out, edges, covered)
+            route = _to_uncovered(at, out, edges, covered, max_steps - len(walk))
             if route is None:
                 break
             for i in route:
@@ -109,8 +132,7 @@ def generate_scenarios(graph: StateGraph, *, hidden_steps: int = 2,
                     fresh += 1
             walk.extend(route)
             at = edges[route[-1]].dst
-        if not walk:  # nothing reachable from the initial state is left: cannot happen
-            break
+        total += len(walk)
         steps = _steps(graph, [edges[i] for i in walk], hidden_steps)
         sid = f"positive-{len(scenarios) + 1}"
         scenarios.append(Scenario(id=sid, kind="positive", spec=model.name, key=sid,
@@ -118,7 +140,19 @@ def generate_scenarios(graph: StateGraph, *, hidden_steps: int = 2,
     negatives, guards, unreachable = _negatives(graph, edges, hidden_steps)
     return Generated(scenarios=_stamped(scenarios + negatives), edges=len(edges),
                      covered=len(edges) - left, states=len(graph.states),
-                     complete=graph.complete, guards=guards, unreachable=unreachable)
+                     complete=graph.complete, guards=guards, unreachable=unreachable,
+                     budget_hit=bool(left))
+
+
+def _tree_path(graph: StateGraph, edges: list[Edge], state: int) -> list[int]:
+    """Edge indices of the BFS tree's (shortest) path from the initial state."""
+    path = []
+    p = graph.parent[state]
+    while p is not None:
+        path.append(p)
+        p = graph.parent[edges[p].src]
+    path.reverse()
+    return path
 
 
 def _stamped(scenarios: list[Scenario]) -> list[Scenario]:
@@ -133,12 +167,16 @@ def _stamped(scenarios: list[Scenario]) -> list[Scenario]:
 
 
 def _to_uncovered(start: int, out: dict[int, list[int]], edges: list[Edge],
-                  covered: bytearray) -> list[int] | None:
-    """Edge indices of a shortest walk from ``start`` ending in an uncovered edge."""
+                  covered: bytearray, radius: int) -> list[int] | None:
+    """Edge indices of a shortest walk of at most ``radius`` steps from ``start``
+    ending in an uncovered edge (at most ``BFS_LIMIT`` states looked at)."""
     came: dict[int, int | None] = {start: None}
+    dist = {start: 0}
     queue = deque([start])
-    while queue:
+    while queue and len(came) < BFS_LIMIT:
         s = queue.popleft()
+        if dist[s] >= radius:
+            continue
         for i in out.get(s, ()):
             if not covered[i]:
                 route = [i]
@@ -154,6 +192,7 @@ def _to_uncovered(start: int, out: dict[int, list[int]], edges: list[Edge],
             d = edges[i].dst
             if d not in came:
                 came[d] = i
+                dist[d] = dist[s] + 1
                 queue.append(d)
     return None
 

@@ -269,3 +269,16 @@ def test_the_engine_agrees_with_every_expected_verdict_also_with_hidden_steps_an
             assert (v.verdict, v.property) == (step.expect, step.property), (s.id, step)
             if step.expect == "unexpected":
                 assert v.message == expected_of(step)[2]
+
+
+def test_a_long_chain_stops_at_the_step_budget_and_says_so():
+    sd = load_specdir(ROOT / "tests/specdirs/shipping")  # scans grow without bound
+    graph = explore_graph(sd.model, max_states=300)
+    gen = generate_scenarios(graph, max_total_steps=500)
+    positive = [s for s in gen.scenarios if s.kind == "positive"]
+    assert gen.budget_hit and gen.covered < gen.edges
+    assert 500 <= sum(len(s.steps) for s in positive) < 500 + 300
+    taken = edges_taken(graph, positive)
+    assert taken <= all_edges(graph) and len(taken) == gen.covered
+    full = generate_scenarios(graph, max_total_steps=10**7)
+    assert not full.budget_hit and full.covered == full.edges
