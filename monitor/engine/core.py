@@ -39,6 +39,7 @@ from monitor.engine.instance import (
     last_time,
     push_history,
     touch,
+    unpack_head,
 )
 from monitor.engine.reports import history_of, states_as_dicts
 from monitor.engine.timebuf import Dedup, ReorderBuffer
@@ -269,7 +270,7 @@ class Engine(Deadlines):
     def _apply(self, ev: Event, out: list[Report]) -> None:
         key = ev.key
         inst = self.instances.get(key)
-        if inst is not None and ev.time - last_time(inst) > self.ttl:
+        if inst is not None and ev.time - unpack_head(inst.hist)[0] > self.ttl:
             # idle past the TTL: expired whether or not a sweep has run yet, so expiry
             # does not depend on when sweeps happen (arrival order, batching, advance)
             del self.instances[key]
@@ -348,15 +349,22 @@ class Engine(Deadlines):
             self._admit(key, fin)
             self._apply(ev, out)
             return
-        result = self.trans.move(self.initial_node, act, ev.args)
-        if result.__class__ is Edge:
+        initial = self.initial_node
+        moves = initial.moves.get(act.name)  # Transitions.move's lookup, inlined
+        result = moves.get(ev.args) if moves is not None else None
+        if result is None:
+            result = self.trans.move(initial, act, ev.args)
+        cls = result.__class__
+        if cls is Edge:
             result.n += 1
-            result = result.dst
-        elif result.__class__ is Node:
-            self._uncounted(self.initial_node, result)
-        if result.__class__ is Node or result.__class__ is Cut:
-            inst = self._new_instance(key, self.initial_node, ev.time)
-            self._slow(inst, key, ev, result, out) if result.__class__ is Cut else \
+            self._advance(self._admit(key, Instance(initial, ev.time)), key, ev, act,
+                          result.dst)
+        elif cls is Node or cls is Cut:
+            inst = self._admit(key, Instance(initial, ev.time))
+            if cls is Cut:
+                self._slow(inst, key, ev, result, out)
+            else:
+                self._uncounted(initial, result)
                 self._advance(inst, key, ev, act, result)
         elif result.kind == SPEC_ERROR:
             self._spec_error(key, ev, act, result.prop, result.message, out)

@@ -20,7 +20,7 @@ from typing import Any
 import msgspec
 
 __all__ = ["ACTIVE", "IGNORED", "QUARANTINED", "Instance", "decode_entries", "last_time",
-           "push_history", "touch"]
+           "push_history", "touch", "unpack_head"]
 
 ACTIVE, QUARANTINED, IGNORED = 0, 1, 2
 
@@ -30,6 +30,9 @@ _PREFIX = [bytes((n,)) for n in range(256)]
 
 _HEAD = struct.Struct("<d")
 _pack_head = _HEAD.pack
+#: ``unpack_head(inst.hist)[0]`` is ``last_time(inst)`` without the call (hot path)
+unpack_head = _HEAD.unpack_from
+_join = b"".join
 
 
 class Instance:
@@ -66,16 +69,17 @@ def push_history(inst: Instance, time: float, action_index: int, args: tuple[Any
         inst.h0, inst.hn = inst.node, 1
         inst.hist = _pack_head(time) + _PREFIX[len(entry)] + entry
         return
-    body = inst.hist[8:] + _PREFIX[len(entry)] + entry
-    if inst.hn >= limit:
-        n0 = body[0]
-        _t, idx, old_args = _decode(body[1 : 1 + n0])
-        if old_args is not None:  # an elided entry starts the ring: h0 is already after it
-            inst.h0 = advance(inst.h0, idx, tuplify(old_args))
-        body = body[1 + n0 :]
-    else:
+    if inst.hn < limit:  # the common case: one copy of the ring
         inst.hn += 1
-    inst.hist = _pack_head(time) + body
+        inst.hist = _join((_pack_head(time), inst.hist[8:], _PREFIX[len(entry)], entry))
+        return
+    # full: drop the oldest entry, folding it into h0
+    body = inst.hist[8:] + _PREFIX[len(entry)] + entry
+    n0 = body[0]
+    _t, idx, old_args = _decode(body[1 : 1 + n0])
+    if old_args is not None:  # an elided entry starts the ring: h0 is already after it
+        inst.h0 = advance(inst.h0, idx, tuplify(old_args))
+    inst.hist = _pack_head(time) + body[1 + n0 :]
 
 
 def decode_entries(hist: bytes) -> list[tuple[float, int, tuple[Any, ...] | None]]:

@@ -147,6 +147,29 @@ class SpecModel:
         except SpecBug as bug:
             return Step((), (), (str(bug),))
 
+    def successor(self, state: State, act: ActionInfo,
+                  args: tuple[Any, ...]) -> tuple[State, Any] | None:
+        """The common case of ``step`` without its bookkeeping: a step that runs through
+        without ``choose`` and leaves a valid state gives (that state, the scratch
+        instance holding it, which serves as the view for ``facts_in``). Anything else
+        (rejected, ``choose``, a spec error) gives None: ask ``step`` for the details."""
+        obj = object.__new__(self.cls)
+        d = obj.__dict__
+        d.update(zip(self.fields, state))
+        missed = MISSED[0]
+        try:
+            act.fn(obj, *args)
+        except Exception:
+            return None
+        if MISSED[0] != missed or len(d) != self._n:
+            return None
+        new = self._freeze(d)
+        try:
+            hash(new)
+        except TypeError:
+            return None
+        return new, obj
+
     def _enumerate(self, state: State, act: ActionInfo, args: tuple[Any, ...]) -> Step:
         """Run the action once per path through its ``choose`` calls."""
         successors: dict[State, None] = {}
@@ -220,7 +243,10 @@ class SpecModel:
     def facts(self, state: State) -> tuple[tuple[str, ...], tuple[bool, ...], bool]:
         """(violated invariants, window flags, terminal) from one scratch view: what the
         monitor asks of every new state, at a third of the cost of asking separately."""
-        view = self.view(state)
+        return self.facts_in(self.view(state))
+
+    def facts_in(self, view: Any) -> tuple[tuple[str, ...], tuple[bool, ...], bool]:
+        """``facts`` of the state a scratch instance holds."""
         return self._broken_in(view), self._flags_in(view), self._terminal_in(view)
 
     def _broken_in(self, view: Any) -> tuple[str, ...]:
