@@ -92,6 +92,7 @@ def run_generate(args: argparse.Namespace) -> int:
         "scenarios": kinds,
         "steps": sum(len(s.steps) for s in gen.scenarios),
         "guards": gen.guards, "unreachable": gen.unreachable, "spec_errors": graph.errors,
+        "unexplored_actions": list(graph.unexplored),
         "out": args.out, "itf": args.itf, "telemetry": telemetry,
     }
     if args.json:

@@ -99,3 +99,33 @@ def test_telemetry_for_a_section_the_mapping_lacks_is_bad_usage(tmp_path, capsys
                  "json", "--telemetry-dir", str(tmp_path), "--max-states", "10"]) == 2
     assert "has no `events:` section, so there is nothing to invert for --telemetry json" in \
         capsys.readouterr().err
+
+
+BUGGY = '''
+from monitor import Spec, action, require
+
+
+class Counter(Spec):
+    n: int = 0
+
+    @action(k=[1, 2])
+    def add(self, k: int):
+        require(self.n < 3, "full")
+        self.n += 10 // (2 - k)  # k == 2 divides by zero: a bug in the spec
+
+    @action
+    def note(self, text: str):  # no domain: never explored
+        pass
+'''
+
+
+def test_a_spec_whose_code_raises_while_exploring_exits_one_and_names_the_bug(tmp_path, capsys):
+    (tmp_path / "spec.py").write_text(BUGGY)
+    (tmp_path / "mapping.yaml").write_text(
+        "events:\n  rules:\n    - {when: {type: add}, action: add, args: {k: k}}\n"
+        "    - {when: {type: note}, action: note, args: {text: text}}\n")
+    assert main(["generate", str(tmp_path), "--json"]) == 1
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["spec_errors"] == ["Counter.add(2,) raised ZeroDivisionError: integer "
+                                      "division or modulo by zero"]
+    assert summary["unexplored_actions"] == ["note"] and summary["complete"] is False
