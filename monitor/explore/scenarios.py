@@ -114,24 +114,16 @@ def generate_scenarios(graph: StateGraph, *, hidden_steps: int = 2, max_steps: i
             pos += 1
         first = order[pos]
         walk = [*_tree_path(graph, edges, edges[first].src), first]
-        fresh = 0
-        for i in walk:
-            if not covered[i]:
-                covered[i] = 1
-                left -= 1
-                fresh += 1
+        fresh = _cover(walk, covered)
         at = edges[first].dst
-        while left and len(walk) < max_steps:
+        while left - fresh and len(walk) < max_steps:
             route = _to_uncovered(at, out, edges, covered, max_steps - len(walk))
             if route is None:
                 break
-            for i in route:
-                if not covered[i]:
-                    covered[i] = 1
-                    left -= 1
-                    fresh += 1
+            fresh += _cover(route, covered)
             walk.extend(route)
             at = edges[route[-1]].dst
+        left -= fresh
         total += len(walk)
         steps = _steps(graph, [edges[i] for i in walk], hidden_steps)
         sid = f"positive-{len(scenarios) + 1}"
@@ -142,6 +134,16 @@ def generate_scenarios(graph: StateGraph, *, hidden_steps: int = 2, max_steps: i
                      covered=len(edges) - left, states=len(graph.states),
                      complete=graph.complete, guards=guards, unreachable=unreachable,
                      budget_hit=bool(left))
+
+
+def _cover(route: list[int], covered: bytearray) -> int:
+    """Mark the route's edges covered; how many were not yet."""
+    fresh = 0
+    for i in route:
+        if not covered[i]:
+            covered[i] = 1
+            fresh += 1
+    return fresh
 
 
 def _tree_path(graph: StateGraph, edges: list[Edge], state: int) -> list[int]:
