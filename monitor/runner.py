@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from monitor.config import Config
+from monitor.durable import Checkpointer
 from monitor.errors import ConfigError
 from monitor.pipeline import Pipeline, Report
 from monitor.sinks.logs import log
@@ -110,16 +111,20 @@ class Runner:
             self.specs[name] = SpecRuntime(name, pipeline)
         self.sources: list[Any] = []
         self.ready = False
-        self.checkpoint_time: float | None = None
         self.latency = _latency()
         self.sinks = ReportSinks(config.reports)
         otlp = config.sources.otlp
         targets = [Target(n, s.pipeline) for n, s in self.specs.items()
                    if s.pipeline.span_mapper is not None]
-        self.ingest = FanoutIngest(targets, max_events=otlp.queue_events,
-                                   hooks=Hooks(on_report=self._on_report,
-                                               on_applied=self.latency.observe,
-                                               on_error=self._consumer_error))
+        hooks = Hooks(on_report=self._on_report, on_applied=self.latency.observe,
+                      on_error=self._consumer_error)
+        self.ingest = FanoutIngest(targets, max_events=otlp.queue_events, hooks=hooks)
+        self.durable: Checkpointer | None = None
+        ck = config.checkpoint
+        if ck.enabled:
+            self.durable = Checkpointer(ck.path, self.ingest, self.sinks, interval=ck.interval,
+                                        max_wal_bytes=ck.wal_max_bytes, fsync=ck.fsync)
+            hooks.journal, hooks.between = self.durable.journal, self.durable.between
         if targets:
             from monitor.sources.otlp_grpc import OtlpGrpcReceiver
             from monitor.sources.otlp_http import OtlpHttpReceiver
@@ -135,6 +140,12 @@ class Runner:
         self.admin_port: int | None = None
         self._admin: Any = None
         self._started = False
+        self._restored = False
+
+    @property
+    def checkpoint_time(self) -> float | None:
+        """Wall seconds of the last checkpoint (None: none yet, or checkpoints off)."""
+        return self.durable.time if self.durable is not None else None
 
     @property
     def last_progress(self) -> float:
@@ -150,6 +161,9 @@ class Runner:
         self._started = True
         try:
             await self.sinks.start()
+            if self.durable is not None:
+                await self.durable.restore()
+                self._restored = True  # from now on stop() may overwrite the checkpoint
             await self.ingest.start()
             for src in self.sources:
                 await src.start()
@@ -172,13 +186,17 @@ class Runner:
         for src in reversed(self.sources):
             with contextlib.suppress(Exception):
                 await src.stop()
-        try:
-            await self.ingest.stop()
-        except RuntimeError as exc:
-            log(_log, _ERROR, "drain failed", error=str(exc))
+        await self.ingest.stop()
+        if self.durable is not None and self._restored:
+            try:
+                await self.durable.checkpoint()
+            except OSError as exc:
+                log(_log, _ERROR, "final checkpoint failed", error=str(exc))
+            self.durable.close()
         await self.sinks.stop()
         await self._stop_admin()
-        log(_log, _INFO, "stopped", queued=self.ingest.stats.depth)
+        log(_log, _INFO, "stopped", queued=self.ingest.stats.depth,
+            checkpoint=self.checkpoint_time)
 
     async def serve(self) -> int:
         """Run until SIGTERM/SIGINT; 0 when shutdown finished within the grace period."""
