@@ -129,6 +129,9 @@ class SpecmonCollector(Collector):
         lag = GaugeMetricFamily(
             "specmon_watermark_lag_seconds", "Wall clock minus the event-time watermark "
             "(at least allowed_lateness; 0 before the first event)", labels=["spec"])
+        lateness = GaugeMetricFamily(
+            "specmon_allowed_lateness_seconds", "engine.allowed_lateness: the part of the "
+            "watermark lag that is by design", labels=["spec"])
         now = self.wall()
         for name, rt in self.runner.specs.items():
             pipe = rt.pipeline
@@ -153,8 +156,9 @@ class SpecmonCollector(Collector):
             live.add_metric([name], len(eng.instances))
             wm = eng.watermark
             lag.add_metric([name], max(0.0, now - wm) if math.isfinite(wm) else 0.0)
+            lateness.add_metric([name], eng.lateness)
         yield from (events, invalid, engine, violations, spec_errors, overflow,
-                    overflow_states, buffer_overflow, live, lag)
+                    overflow_states, buffer_overflow, live, lag, lateness)
 
     def _source_metrics(self) -> Iterator[Metric]:
         labels = ["source", "kind"]
