@@ -43,6 +43,8 @@ class LatencyHistogram:
         self.count += count
         self.sum += seconds * count
 
+    observe = observe_many  # the runner's on_applied hook calls it by this name
+
     def buckets(self) -> list[tuple[str, float]]:
         """Cumulative ``(le, count)`` pairs ending with ``+Inf``, as Prometheus wants."""
         out: list[tuple[str, float]] = []

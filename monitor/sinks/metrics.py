@@ -192,8 +192,9 @@ class SpecmonCollector(Collector):
     def _runner_metrics(self) -> Iterator[Metric]:
         r = self.runner
         hist = HistogramMetricFamily(
-            "specmon_event_to_verdict_seconds", "Time from a batch's arrival to the "
-            "verdicts on its events (one observation per event)")
+            "specmon_event_to_verdict_seconds", "Time from a batch's admission to the "
+            "engine taking its events (one observation per event; excludes the reorder "
+            "window)")
         hist.add_metric([], r.latency.buckets(), r.latency.sum)
         yield hist
         last = r.checkpoint_time
