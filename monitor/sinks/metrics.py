@@ -124,6 +124,9 @@ class SpecmonCollector(Collector):
         buffer_overflow = CounterMetricFamily(
             "specmon_reorder_overflow_total", "Events released early because the reorder "
             "buffer was full", labels=["spec"])
+        finished = CounterMetricFamily(
+            "specmon_finished_instances_total", "Instances that reached a terminal state",
+            labels=["spec"])
         live = GaugeMetricFamily("specmon_live_instances", "Instances (keys) being tracked",
                                  labels=["spec"])
         lag = GaugeMetricFamily(
@@ -153,12 +156,13 @@ class SpecmonCollector(Collector):
             overflow.add_metric([name], c.overflow)
             overflow_states.add_metric([name], c.overflow_states)
             buffer_overflow.add_metric([name], c.buffer_overflow)
+            finished.add_metric([name], c.finished)
             live.add_metric([name], len(eng.instances))
             wm = eng.watermark
             lag.add_metric([name], max(0.0, now - wm) if math.isfinite(wm) else 0.0)
             lateness.add_metric([name], eng.lateness)
         yield from (events, invalid, engine, violations, spec_errors, overflow,
-                    overflow_states, buffer_overflow, live, lag, lateness)
+                    overflow_states, buffer_overflow, finished, live, lag, lateness)
 
     def _source_metrics(self) -> Iterator[Metric]:
         labels = ["source", "kind"]
