@@ -32,6 +32,7 @@ from monitor.pipeline import Pipeline, Report
 from monitor.sinks.logs import log
 from monitor.sinks.outputs import ReportSinks
 from monitor.sources.fanout import FanoutIngest, Hooks, Target
+from monitor.sources.ingest import Overloaded
 
 __all__ = ["Runner", "SpecRuntime", "run"]
 
@@ -48,18 +49,37 @@ class SpecRuntime:
 
 
 class OtlpSource:
-    """A receiver as the metrics see it: ``name``, ``kind``, ``connected``, ``stats``."""
+    """A receiver as the metrics see it: ``name``, ``kind``, ``connected``, ``stats``.
+    The receiver submits through it (``submit``), so spans admitted and requests refused
+    are counted per source, once per request, before the queue the receivers share."""
 
     kind = "otlp"
 
-    def __init__(self, name: str, receiver: Any) -> None:
+    def __init__(self, name: str, ingest: FanoutIngest) -> None:
         self.name = name
-        self.receiver = receiver
+        self.ingest = ingest
+        self.receiver: Any = None
         self.connected = False
+        self.received = 0  # spans in admitted requests
+        self.refused = 0  # requests refused with Overloaded (the client retries)
+
+    def submit(self, req: Any, origin: Any = None) -> Any:
+        try:
+            batch = self.ingest.submit(req, origin)
+        except Overloaded:
+            self.refused += 1
+            raise
+        self.received += batch.spans
+        return batch
 
     @property
     def stats(self) -> dict[str, int | float]:
-        return {f"responses_{k}": v for k, v in self.receiver.responses.items()}
+        q = self.ingest.stats
+        out: dict[str, int | float] = {
+            f"responses_{k}": v for k, v in self.receiver.responses.items()}
+        out.update(received=self.received, refused=self.refused, queue_depth=q.depth,
+                   queue_limit=self.ingest.limit)
+        return out
 
     async def start(self) -> None:
         await self.receiver.start()
@@ -130,13 +150,16 @@ class Runner:
             from monitor.sources.otlp_http import OtlpHttpReceiver
 
             if otlp.http.enabled:
-                self.sources.append(OtlpSource("otlp_http", OtlpHttpReceiver(
-                    self.ingest, host=otlp.http.host, port=otlp.http.port,
-                    max_body=otlp.max_body_bytes, overload_status=otlp.overload_status)))
+                src = OtlpSource("otlp_http", self.ingest)
+                src.receiver = OtlpHttpReceiver(
+                    src, host=otlp.http.host, port=otlp.http.port,  # type: ignore[arg-type]
+                    max_body=otlp.max_body_bytes, overload_status=otlp.overload_status)
+                self.sources.append(src)
             if otlp.grpc.enabled:
-                self.sources.append(OtlpSource("otlp_grpc", OtlpGrpcReceiver(
-                    self.ingest, host=otlp.grpc.host, port=otlp.grpc.port,
-                    max_body=otlp.max_body_bytes)))
+                src = OtlpSource("otlp_grpc", self.ingest)
+                src.receiver = OtlpGrpcReceiver(src, host=otlp.grpc.host,  # type: ignore[arg-type]
+                                                port=otlp.grpc.port, max_body=otlp.max_body_bytes)
+                self.sources.append(src)
         self.admin_port: int | None = None
         self._admin: Any = None
         self._started = False
