@@ -136,6 +136,7 @@ class Runner:
         otlp = config.sources.otlp
         targets = [Target(n, s.pipeline) for n, s in self.specs.items()
                    if s.pipeline.span_mapper is not None]
+        _check_sources(config, self.specs)
         hooks = Hooks(on_report=self._on_report, on_applied=self.latency.observe,
                       on_error=self._consumer_error)
         self.ingest = FanoutIngest(targets, max_events=otlp.queue_events, hooks=hooks)
@@ -293,6 +294,24 @@ class Runner:
             log(_log, _WARN, "bad record", spec=spec, cause=cause,
                 origin=repr(origin) if origin is not None else None, message=message)
         return on_bad
+
+
+def _check_sources(config: Config, specs: dict[str, SpecRuntime]) -> None:
+    """Every spec must have a source that can feed it: OTLP for a ``spans:`` mapping,
+    Kafka (``sources.kafka``) for ``events:`` (it reads spans too)."""
+    otlp = config.sources.otlp.http.enabled or config.sources.otlp.grpc.enabled
+    if config.sources.kafka is not None:
+        return
+    for name, rt in specs.items():
+        p = rt.pipeline
+        if p.span_mapper is None:
+            raise ConfigError(
+                f"spec {name} ({p.specdir.path}) maps only JSON events (`events:`), and no "
+                "event source is configured: add `sources.kafka`, or a `spans:` section to "
+                "its mapping.yaml for the OTLP receivers")
+        if not otlp:
+            raise ConfigError(f"no source is enabled for spec {name}: enable "
+                              "sources.otlp.http or sources.otlp.grpc, or add sources.kafka")
 
 
 def run(config: Config) -> int:

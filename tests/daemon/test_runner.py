@@ -1,4 +1,5 @@
-"""The runner in-process (receivers and admin off; requests go straight to its ingest):
+"""The runner in-process (receivers on ephemeral ports, admin off; requests go straight
+to its ingest):
 a restart restores the engines from the checkpoint, so violation counters continue and
 no report is written twice; logs are JSON lines; a bad spec stops start-up."""
 
@@ -20,8 +21,8 @@ from tests.otlp import PAYMENT, SECOND, T0, SpanSpec, payment, request
 
 def config(tmp_path, **env):
     return load_config(env={
-        "SPECMON_SPECS": str(PAYMENT), "SPECMON_OTLP_HTTP_ENABLED": "false",
-        "SPECMON_OTLP_GRPC_ENABLED": "false", "SPECMON_ADMIN_ENABLED": "false",
+        "SPECMON_SPECS": str(PAYMENT), "SPECMON_OTLP_HTTP_PORT": "0",
+        "SPECMON_OTLP_GRPC_PORT": "0", "SPECMON_ADMIN_ENABLED": "false",
         "SPECMON_CHECKPOINT_PATH": str(tmp_path / "ck"),
         "SPECMON_REPORTS_FILE_PATH": str(tmp_path / "reports.jsonl"),
         "SPECMON_ENGINE_LATENESS": "0s", "SPECMON_ENGINE_LATE_JOIN": "strict", **env})
@@ -102,3 +103,10 @@ def test_logs_are_json_lines_with_ts_level_logger_event_and_fields():
         "warning", "specmon.test", "violation", "payment")
     assert doc["ts"].endswith("Z")
     assert doc["grace"] == 20.0  # config Durations come out as numbers
+
+
+def test_a_spec_no_configured_source_can_feed_stops_start_up(tmp_path):
+    lease = PAYMENT.parent / "lease"  # maps JSON events only
+    with pytest.raises(ConfigError, match=r"spec lease .* maps only JSON events .* add "
+                       r"`sources.kafka`, or a `spans:` section"):
+        Runner(config(tmp_path, SPECMON_SPECS=str(lease)))
