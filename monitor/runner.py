@@ -179,6 +179,15 @@ class Runner:
     def source(self, name: str) -> Any:
         return next(s for s in self.sources if s.name == name)
 
+    def add_source(self, source: Any) -> None:
+        """Plug in another source (the Kafka source): ``name``, ``kind``, ``connected``,
+        ``stats`` for the metrics, ``async start()`` (called after the checkpoint is
+        restored) and ``async stop()`` (called before the queue is drained). Before
+        ``start()`` only."""
+        if self._started:
+            raise RuntimeError("add_source() after start()")
+        self.sources.append(source)
+
     # -- life cycle ----------------------------------------------------------------
 
     async def start(self) -> None:
