@@ -258,26 +258,16 @@ class Runner:
         cfg = self.config.admin
         if not cfg.enabled:
             return
-        from aiohttp import web
+        from monitor.sinks.admin import AdminServer
 
-        try:
-            from monitor.sinks.admin import make_admin_app  # type: ignore[import-not-found]
-        except ImportError:
-            from monitor.sinks.outputs import placeholder_admin_app as make_admin_app
-        runner = web.AppRunner(make_admin_app(self), access_log=None)
-        await runner.setup()
-        try:
-            await web.TCPSite(runner, cfg.host, cfg.port).start()
-        except OSError as exc:
-            await runner.cleanup()
-            raise ConfigError(f"admin endpoint cannot listen on {cfg.host}:{cfg.port}: "
-                              f"{exc.strerror}; free the port or set admin.port") from None
-        self._admin = runner
-        self.admin_port = runner.addresses[0][1]
+        admin = AdminServer(self, host=cfg.host, port=cfg.port)
+        await admin.start()
+        self._admin = admin
+        self.admin_port = admin.port
 
     async def _stop_admin(self) -> None:
         if self._admin is not None:
-            await self._admin.cleanup()
+            await self._admin.stop()
             self._admin = None
 
     # -- callbacks from the consumer -----------------------------------------------
@@ -289,7 +279,8 @@ class Runner:
         trace_id = getattr(report, "trace_id", None)
         if trace_id:
             rt.last_trace_ids[(kind, prop)] = trace_id
-        self.sinks.emit(report)
+        if not self.sinks.emit(report):
+            return  # replayed after a crash, and already reported before it
         log(_log, _WARN, "violation" if kind != "spec_error" else "spec error",
             spec=target.name, key=report.key, kind=kind, property=prop,
             trace_id=trace_id, message=report.message)
