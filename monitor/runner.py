@@ -176,6 +176,22 @@ class Runner:
         """Monotonic seconds of the last applied batch or idle tick of the consumer."""
         return self.ingest.last_progress
 
+    @property
+    def stats(self) -> dict[str, int | float]:
+        """The daemon's own counters (checkpoints, WAL, sinks), for the metrics."""
+        out: dict[str, int | float] = {"reports_emitted": self.sinks.emitted}
+        d = self.durable
+        if d is not None:
+            out.update(checkpoints=d.count, checkpoint_failures=d.failures,
+                       checkpoint_seconds=d.seconds, wal_bytes=d.wal.size,
+                       wal_max_bytes=d.wal.max_bytes, wal_refused=d.wal.refused,
+                       wal_replayed=d.replayed)
+        if self.sinks.file is not None:
+            out["report_file_rotations"] = self.sinks.file.rotations
+        if self.sinks.webhook is not None:
+            out.update({f"webhook_{k}": v for k, v in self.sinks.webhook.stats.items()})
+        return out
+
     def source(self, name: str) -> Any:
         return next(s for s in self.sources if s.name == name)
 

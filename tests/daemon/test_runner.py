@@ -110,3 +110,12 @@ def test_a_spec_no_configured_source_can_feed_stops_start_up(tmp_path):
     with pytest.raises(ConfigError, match=r"spec lease .* maps only JSON events .* add "
                        r"`sources.kafka`, or a `spans:` section"):
         Runner(config(tmp_path, SPECMON_SPECS=str(lease)))
+
+
+def test_runner_stats_count_checkpoints_the_wal_and_reports(tmp_path):
+    runner, _ = asyncio.run(session(config(tmp_path), capture("p0", T0)))
+    st = runner.stats
+    assert st["reports_emitted"] == 1
+    assert st["checkpoints"] == 2  # after start-up, at stop
+    assert st["wal_refused"] == 0 and st["checkpoint_failures"] == 0
+    assert st["report_file_rotations"] == 0
