@@ -29,6 +29,7 @@ from monitor.config import Config
 from monitor.durable import Checkpointer
 from monitor.errors import ConfigError
 from monitor.pipeline import Pipeline, Report
+from monitor.sinks.latency import LatencyHistogram
 from monitor.sinks.logs import log
 from monitor.sinks.outputs import ReportSinks
 from monitor.sources.fanout import FanoutIngest, Hooks, Target
@@ -90,27 +91,6 @@ class OtlpSource:
         await self.receiver.stop()
 
 
-class _Latency:
-    """Stand-in until ``monitor.sinks.latency.LatencyHistogram`` (branch observe) is
-    merged: the same ``observe(seconds, count)``, counting only."""
-
-    def __init__(self) -> None:
-        self.count = 0
-        self.sum = 0.0
-
-    def observe(self, seconds: float, count: int = 1) -> None:
-        self.count += count
-        self.sum += seconds * count
-
-
-def _latency() -> Any:
-    try:
-        from monitor.sinks.latency import LatencyHistogram  # type: ignore[import-not-found]
-    except ImportError:
-        return _Latency()
-    return LatencyHistogram()
-
-
 class Runner:
     def __init__(self, config: Config) -> None:
         from monitor.specdir import load_specdir
@@ -131,7 +111,7 @@ class Runner:
             self.specs[name] = SpecRuntime(name, pipeline)
         self.sources: list[Any] = []
         self.ready = False
-        self.latency = _latency()
+        self.latency = LatencyHistogram()
         self.sinks = ReportSinks(config.reports)
         otlp = config.sources.otlp
         targets = [Target(n, s.pipeline) for n, s in self.specs.items()
@@ -222,7 +202,8 @@ class Runner:
             raise
         self.ready = True
         log(_log, _INFO, "started", specs=list(self.specs),
-            sources={s.name: getattr(s.receiver, "endpoint", None) for s in self.sources},
+            sources={s.name: getattr(getattr(s, "receiver", None), "endpoint", None)
+                     for s in self.sources},
             admin=self.admin_port)
 
     async def stop(self) -> None:
