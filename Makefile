@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 SPECMON := $(VENV)/bin/specmon
 
-.PHONY: env demo demo-order test bench bench-otlp lint clean
+.PHONY: env demo demo-order demo-live test bench bench-otlp bench-latency lint clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,11 @@ demo-order: env
 	@echo "== what the app injected (out/orders.truth.jsonl)"
 	@cat out/orders.truth.jsonl
 
+# Live: Prometheus + `specmon run` + the order app with a bug: the report, the metric with
+# its trace-id exemplar, the firing SpecViolation alert (needs Debian's prometheus package)
+demo-live: env
+	@scripts/demo.sh
+
 test: env lint
 	$(PY) -m pytest -q -p no:cacheprovider
 
@@ -52,6 +57,10 @@ bench: env
 # spans/s through the OTLP receivers into the engine, against protobuf parse-only
 bench-otlp: env
 	$(PY) bench/otlp.py
+
+# event-to-violation-metric latency of `specmon run` at 20k and 50k spans/s (README table)
+bench-latency: env
+	$(PY) bench/latency.py
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .hypothesis
