@@ -40,10 +40,12 @@ demo-order: env
 	@echo "== what the app injected (out/orders.truth.jsonl)"
 	@cat out/orders.truth.jsonl
 
-# Live: Prometheus + `specmon run` + the order app with a bug: the report, the metric with
-# its trace-id exemplar, the firing SpecViolation alert (needs Debian's prometheus package)
+# The live loop: `specmon run` on the order saga, Prometheus scraping it with the shipped
+# alert rules (when Debian's prometheus is installed), the app exporting spans with a bug
+# over OTLP/HTTP, the violation report with its counterexample, the violation counter with
+# its trace-id exemplar, the firing SpecViolation alert; SIGTERM at the end (exit 0).
 demo-live: env
-	@scripts/demo.sh
+	@PATH="$(VENV)/bin:$$PATH" $(PY) specs/order/demo_live.py --out out
 
 test: env lint
 	$(PY) -m pytest -q -p no:cacheprovider

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from monitor.config import Config
+from monitor.durable import Checkpointer
 from monitor.errors import ConfigError
 from monitor.pipeline import Pipeline, Report
 from monitor.sinks.logs import log
@@ -130,16 +131,21 @@ class Runner:
             self.specs[name] = SpecRuntime(name, pipeline)
         self.sources: list[Any] = []
         self.ready = False
-        self.checkpoint_time: float | None = None
         self.latency = _latency()
         self.sinks = ReportSinks(config.reports)
         otlp = config.sources.otlp
         targets = [Target(n, s.pipeline) for n, s in self.specs.items()
                    if s.pipeline.span_mapper is not None]
-        self.ingest = FanoutIngest(targets, max_events=otlp.queue_events,
-                                   hooks=Hooks(on_report=self._on_report,
-                                               on_applied=self.latency.observe,
-                                               on_error=self._consumer_error))
+        _check_sources(config, self.specs)
+        hooks = Hooks(on_report=self._on_report, on_applied=self.latency.observe,
+                      on_error=self._consumer_error)
+        self.ingest = FanoutIngest(targets, max_events=otlp.queue_events, hooks=hooks)
+        self.durable: Checkpointer | None = None
+        ck = config.checkpoint
+        if ck.enabled:
+            self.durable = Checkpointer(ck.path, self.ingest, self.sinks, interval=ck.interval,
+                                        max_wal_bytes=ck.wal_max_bytes, fsync=ck.fsync)
+            hooks.journal, hooks.between = self.durable.journal, self.durable.between
         if targets:
             from monitor.sources.otlp_grpc import OtlpGrpcReceiver
             from monitor.sources.otlp_http import OtlpHttpReceiver
@@ -158,6 +164,12 @@ class Runner:
         self.admin_port: int | None = None
         self._admin: Any = None
         self._started = False
+        self._restored = False
+
+    @property
+    def checkpoint_time(self) -> float | None:
+        """Wall seconds of the last checkpoint (None: none yet, or checkpoints off)."""
+        return self.durable.time if self.durable is not None else None
 
     @property
     def last_progress(self) -> float:
@@ -173,6 +185,9 @@ class Runner:
         self._started = True
         try:
             await self.sinks.start()
+            if self.durable is not None:
+                await self.durable.restore()
+                self._restored = True  # from now on stop() may overwrite the checkpoint
             await self.ingest.start()
             for src in self.sources:
                 await src.start()
@@ -195,13 +210,17 @@ class Runner:
         for src in reversed(self.sources):
             with contextlib.suppress(Exception):
                 await src.stop()
-        try:
-            await self.ingest.stop()
-        except RuntimeError as exc:
-            log(_log, _ERROR, "drain failed", error=str(exc))
+        await self.ingest.stop()
+        if self.durable is not None and self._restored:
+            try:
+                await self.durable.checkpoint()
+            except OSError as exc:
+                log(_log, _ERROR, "final checkpoint failed", error=str(exc))
+            self.durable.close()
         await self.sinks.stop()
         await self._stop_admin()
-        log(_log, _INFO, "stopped", queued=self.ingest.stats.depth)
+        log(_log, _INFO, "stopped", queued=self.ingest.stats.depth,
+            checkpoint=self.checkpoint_time)
 
     async def serve(self) -> int:
         """Run until SIGTERM/SIGINT; 0 when shutdown finished within the grace period."""
@@ -275,6 +294,24 @@ class Runner:
             log(_log, _WARN, "bad record", spec=spec, cause=cause,
                 origin=repr(origin) if origin is not None else None, message=message)
         return on_bad
+
+
+def _check_sources(config: Config, specs: dict[str, SpecRuntime]) -> None:
+    """Every spec must have a source that can feed it: OTLP for a ``spans:`` mapping,
+    Kafka (``sources.kafka``) for ``events:`` (it reads spans too)."""
+    otlp = config.sources.otlp.http.enabled or config.sources.otlp.grpc.enabled
+    if config.sources.kafka is not None:
+        return
+    for name, rt in specs.items():
+        p = rt.pipeline
+        if p.span_mapper is None:
+            raise ConfigError(
+                f"spec {name} ({p.specdir.path}) maps only JSON events (`events:`), and no "
+                "event source is configured: add `sources.kafka`, or a `spans:` section to "
+                "its mapping.yaml for the OTLP receivers")
+        if not otlp:
+            raise ConfigError(f"no source is enabled for spec {name}: enable "
+                              "sources.otlp.http or sources.otlp.grpc, or add sources.kafka")
 
 
 def run(config: Config) -> int:

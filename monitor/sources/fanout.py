@@ -109,6 +109,7 @@ class FanoutIngest(Service):
         #: the journal position of the last applied item or tick
         self.applied_position: Any = None
         self.accepting = True
+        self._stopping = False
         self._queue: deque[_Item] = deque()
         self._wake: asyncio.Event | None = None
         self._idle: asyncio.Event | None = None
@@ -159,21 +160,23 @@ class FanoutIngest(Service):
             return
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
+        self._stopping = False
         self.last_progress = time.monotonic()
         self._task = asyncio.get_running_loop().create_task(self._consume(),
                                                             name="specmon-fanout")
 
     async def stop(self) -> None:
-        """Apply what is queued, then stop the consumer."""
+        """Apply what is queued, then stop the consumer (it finishes the item or the
+        checkpoint it is in: never cancelled halfway)."""
         if self._task is None:
             return
-        await self.drained()
-        self._task.cancel()
+        assert self._wake is not None
+        self._stopping = True
+        self._wake.set()
         try:
             await self._task
-        except asyncio.CancelledError:
-            pass
-        self._task = None
+        finally:
+            self._task = None
 
     async def drained(self) -> None:
         """Return once every event queued so far has been applied."""
@@ -200,6 +203,8 @@ class FanoutIngest(Service):
                     await hooks.between(self.applied_position)
                 await asyncio.sleep(0)  # let the receivers answer between batches
             idle.set()
+            if self._stopping:
+                return
             wake.clear()
             try:
                 await asyncio.wait_for(wake.wait(), self.tick_s)
