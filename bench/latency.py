@@ -14,7 +14,8 @@ body, answers 200): its request round trip is the floor of the transport.
 
 Reported per rate: probe latency p50/p99 (resolution: the 50 ms scrape interval), the
 request round trip p50/p99 against the no-op server's, the rate achieved, requests
-refused (503), the daemon's CPU (cores used over the run) and peak RSS, and the daemon's
+refused (503), the daemon's CPU (cores used over the run; spans per CPU-second, the
+figure a shared machine does not distort) and peak RSS, and the daemon's
 own ``specmon_event_to_verdict_seconds`` p50/p99 (queue + engine, bucket bounds).
 
 The engine runs with ``allowed_lateness: 0`` so the figure is the pipeline's own latency:
@@ -203,7 +204,7 @@ def bench_specmon(rate: float, batches_file: str, n: int) -> dict:
             "rtt_p50": pct([r[2] - r[1] for r in ok], 0.5),
             "rtt_p99": pct([r[2] - r[1] for r in ok], 0.99),
             "behind_max": max(r[1] - r[0] for r in ok),
-            "cpu_cores": cpu / wall, "rss_mb": rss, "verdict_p50": v50, "verdict_p99": v99,
+            "cpu_cores": cpu / wall, "per_cpu_s": len(ok) * BATCH / cpu, "rss_mb": rss, "verdict_p50": v50, "verdict_p99": v99,
             "probes": len(latencies)}
 
 
@@ -253,15 +254,16 @@ def main() -> None:
     print(f"load average at the end: {' '.join(load)} on {os.cpu_count()} cores\n")
     print("| events/s (target) | achieved | event-to-violation-metric p50 / p99 | "
           "request round trip p50 / p99 | no-op server round trip p50 / p99 | "
-          "in-daemon queue+engine p50 / p99 | daemon CPU (cores) | peak RSS |")
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|")
+          "in-daemon queue+engine p50 / p99 | daemon CPU (cores) | spans per daemon CPU-second | "
+          "peak RSS |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         print(f"| {r['rate']:,.0f} | {r['achieved']:,.0f} | "
               f"{r['probe_p50'] * 1e3:,.0f} / {r['probe_p99'] * 1e3:,.0f} ms | "
               f"{r['rtt_p50'] * 1e3:.1f} / {r['rtt_p99'] * 1e3:.1f} ms | "
               f"{r['noop_rtt_p50'] * 1e3:.1f} / {r['noop_rtt_p99'] * 1e3:.1f} ms | "
               f"≤{r['verdict_p50'] * 1e3:g} / ≤{r['verdict_p99'] * 1e3:g} ms | "
-              f"{r['cpu_cores']:.2f} | {r['rss_mb']:,.0f} MB |")
+              f"{r['cpu_cores']:.2f} | {r['per_cpu_s']:,.0f} | {r['rss_mb']:,.0f} MB |")
 
 
 if __name__ == "__main__":

@@ -249,26 +249,16 @@ class Runner:
         cfg = self.config.admin
         if not cfg.enabled:
             return
-        from aiohttp import web
+        from monitor.sinks.admin import AdminServer
 
-        try:
-            from monitor.sinks.admin import make_admin_app  # type: ignore[import-not-found]
-        except ImportError:
-            from monitor.sinks.outputs import placeholder_admin_app as make_admin_app
-        runner = web.AppRunner(make_admin_app(self), access_log=None)
-        await runner.setup()
-        try:
-            await web.TCPSite(runner, cfg.host, cfg.port).start()
-        except OSError as exc:
-            await runner.cleanup()
-            raise ConfigError(f"admin endpoint cannot listen on {cfg.host}:{cfg.port}: "
-                              f"{exc.strerror}; free the port or set admin.port") from None
-        self._admin = runner
-        self.admin_port = runner.addresses[0][1]
+        admin = AdminServer(self, host=cfg.host, port=cfg.port)
+        await admin.start()  # ConfigError naming admin.port when it cannot listen
+        self._admin = admin
+        self.admin_port = admin.port
 
     async def _stop_admin(self) -> None:
         if self._admin is not None:
-            await self._admin.cleanup()
+            await self._admin.stop()
             self._admin = None
 
     # -- callbacks from the consumer -----------------------------------------------

@@ -19,7 +19,7 @@ from typing import Any
 from monitor.config import FileSink, ReportsSection
 from monitor.sinks.reports import encode_report
 
-__all__ = ["ReportFile", "ReportSinks", "placeholder_admin_app"]
+__all__ = ["ReportFile", "ReportSinks"]
 
 
 class ReportFile:
@@ -130,25 +130,3 @@ class ReportSinks:
             await self.webhook.stop()
         if self.file is not None:
             self.file.close()
-
-
-def placeholder_admin_app(runner: Any) -> Any:
-    """``/healthz`` and ``/readyz`` until ``monitor.sinks.admin`` (branch observe) is
-    merged; no ``/metrics``."""
-    import time
-
-    from aiohttp import web
-
-    async def healthz(request: web.Request) -> web.Response:
-        age = time.monotonic() - runner.last_progress
-        ok = age < 30.0  # the consumer ticks every second when idle
-        return web.json_response({"ok": ok, "last_progress_age_s": round(age, 3)},
-                                 status=200 if ok else 503)
-
-    async def readyz(request: web.Request) -> web.Response:
-        return web.json_response({"ready": runner.ready}, status=200 if runner.ready else 503)
-
-    app = web.Application()
-    app.router.add_get("/healthz", healthz)
-    app.router.add_get("/readyz", readyz)
-    return app

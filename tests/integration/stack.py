@@ -49,6 +49,19 @@ def wait_for(probe: Callable[[], T | None], timeout: float, what: str,
         time.sleep(interval)
 
 
+def terminate(proc: subprocess.Popen, log: Any) -> int:
+    """SIGTERM (SIGKILL after 30 s) the process we started; its exit code."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    log.close()
+    return proc.returncode
+
+
 def get(url: str, accept: str | None = None) -> bytes:
     req = urllib.request.Request(url, headers={"Accept": accept} if accept else {})
     with urllib.request.urlopen(req, timeout=5) as resp:
@@ -98,15 +111,7 @@ class Daemon:
         return self._log.read().decode(errors="replace")[-4000:]
 
     def stop(self) -> int:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self._log.close()
-        return self.proc.returncode
+        return terminate(self.proc, self._log)
 
 
 class Prometheus:
@@ -164,14 +169,7 @@ class Prometheus:
                     if r["name"] == name)
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self._log.close()
+        terminate(self.proc, self._log)
 
 
 def dashboard_exprs(rate_interval: str = "10s", range_: str = "5m") -> list[tuple[str, str]]:
