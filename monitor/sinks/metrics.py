@@ -62,6 +62,7 @@ SOURCE_STATS = {
     "dropped": ("dropped",),
     "queue_depth": ("queue_depth", "depth"),
     "queue_limit": ("queue_limit", "limit"),
+    "lag": ("lag",),
 }
 
 
@@ -182,8 +183,12 @@ class SpecmonCollector(Collector):
                                   labels=labels)
         limit = GaugeMetricFamily("specmon_queue_limit", "The queue's bound in events",
                                   labels=labels)
+        lag = GaugeMetricFamily(
+            "specmon_source_lag_records", "Records the source has not read yet (Kafka: "
+            "highwater minus position, summed over partitions); 0 for push sources",
+            labels=labels)
         families = {"received": received, "refused": refused, "dropped": dropped,
-                    "queue_depth": depth, "queue_limit": limit}
+                    "queue_depth": depth, "queue_limit": limit, "lag": lag}
         for src in self.runner.sources:
             lv = [src.name, src.kind]
             connected.add_metric(lv, 1 if src.connected else 0)

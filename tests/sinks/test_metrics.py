@@ -53,7 +53,8 @@ def test_every_series_of_a_fresh_runner_is_exported_at_zero():
     src = {"source": "otlp", "kind": "otlp"}
     assert value("specmon_source_connected", src) == 1
     for name in ("specmon_source_records_total", "specmon_source_refused_total",
-                 "specmon_source_dropped_total", "specmon_queue_depth"):
+                 "specmon_source_dropped_total", "specmon_queue_depth",
+                 "specmon_source_lag_records"):
         assert value(name, src) == 0, name
     assert value("specmon_queue_limit", src) == 65_536
     assert value("specmon_event_to_verdict_seconds_count") == 0
