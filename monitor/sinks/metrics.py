@@ -40,7 +40,7 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector
 from prometheus_client.samples import Exemplar
 
-__all__ = ["EVENT_OUTCOMES", "INVALID_CAUSES", "SOURCE_STATS", "SpecmonCollector",
+__all__ = ["DAEMON_STATS", "EVENT_OUTCOMES", "INVALID_CAUSES", "SOURCE_STATS", "SpecmonCollector",
            "build_version"]
 
 #: the ``outcome`` label of ``specmon_events_total``: mapped + unmatched + invalid is every
@@ -63,6 +63,29 @@ SOURCE_STATS = {
     "queue_depth": ("queue_depth", "depth"),
     "queue_limit": ("queue_limit", "limit"),
     "lag": ("lag",),
+}
+
+
+#: the runner's own counters (``runner.stats``: checkpoints, write-ahead log, report
+#: sinks): stats key -> (metric, counter or gauge, help); absent keys export 0
+DAEMON_STATS = {
+    "checkpoints": ("specmon_checkpoints_total", "counter", "Checkpoints written"),
+    "checkpoint_failures": ("specmon_checkpoint_failures_total", "counter",
+                            "Checkpoints that failed (the previous one stays in force)"),
+    "checkpoint_seconds": ("specmon_checkpoint_seconds_total", "counter",
+                           "Time spent writing checkpoints"),
+    "wal_bytes": ("specmon_wal_bytes", "gauge", "Size of the write-ahead log"),
+    "wal_max_bytes": ("specmon_wal_limit_bytes", "gauge", "The write-ahead log's bound"),
+    "wal_refused": ("specmon_wal_refused_total", "counter",
+                    "Requests refused because the write-ahead log was full"),
+    "reports_emitted": ("specmon_reports_total", "counter",
+                        "Violation and spec-error reports handed to the sinks"),
+    "webhook_sent": ("specmon_webhook_sent_total", "counter", "Reports posted to the webhook"),
+    "webhook_failed_attempts": ("specmon_webhook_failed_attempts_total", "counter",
+                                "Webhook posts that failed (retried)"),
+    "webhook_dropped": ("specmon_webhook_dropped_total", "counter",
+                        "Reports the webhook queue dropped (full, or left at shutdown)"),
+    "webhook_queued": ("specmon_webhook_queue_depth", "gauge", "Reports waiting for the webhook"),
 }
 
 
@@ -215,6 +238,10 @@ class SpecmonCollector(Collector):
             "specmon_last_progress_age_seconds", "Seconds since the processing loop last "
             "applied events or ticked (/healthz fails past its limit)",
             value=max(0.0, self.monotonic() - r.last_progress))
+        stats = getattr(r, "stats", None) or {}
+        for key, (name, kind, doc) in DAEMON_STATS.items():
+            family = CounterMetricFamily if kind == "counter" else GaugeMetricFamily
+            yield family(name, doc, value=stats.get(key, 0))
         yield GaugeMetricFamily("specmon_ready", "1 when specs are loaded and sources "
                                 "listen (/readyz)", value=1 if r.ready else 0)
 

@@ -110,11 +110,12 @@ class ReportSinks:
         if self.webhook is not None:
             await self.webhook.start()
 
-    def emit(self, report: Any) -> None:
+    def emit(self, report: Any) -> bool:
+        """Write ``report`` everywhere; False when it was skipped (already written)."""
         if self.skip:
             self.skip -= 1
             self.skipped += 1
-            return
+            return False
         line = encode_report(report) + b"\n"
         if self.file is not None and self.file.write(line):
             self.rotated = True
@@ -124,6 +125,7 @@ class ReportSinks:
         if self.webhook is not None:
             self.webhook.put(report, line)
         self.emitted += 1
+        return True
 
     async def stop(self) -> None:
         if self.webhook is not None:

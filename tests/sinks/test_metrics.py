@@ -14,7 +14,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.openmetrics.exposition import generate_latest as generate_openmetrics
 
 from monitor.engine import EngineConfig
-from monitor.sinks.metrics import EVENT_OUTCOMES, INVALID_CAUSES, SpecmonCollector
+from monitor.sinks.metrics import DAEMON_STATS, EVENT_OUTCOMES, INVALID_CAUSES, SpecmonCollector
 from monitor.sources.ingest import SpanIngest
 from tests.integration import shop
 from tests.sinks.runner_shape import (
@@ -62,6 +62,8 @@ def test_every_series_of_a_fresh_runner_is_exported_at_zero():
     assert value("specmon_event_to_verdict_seconds_count") == 0
     assert value("specmon_event_to_verdict_seconds_bucket", {"le": "+Inf"}) == 0
     assert value("specmon_ready") == 1
+    for name, _, _ in DAEMON_STATS.values():
+        assert value(name) == 0, name
 
 
 def test_event_counts_follow_the_pipeline_and_the_engine():
