@@ -47,7 +47,13 @@ from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Sp
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.integration.stack import Daemon, free_port, get, wait_for  # noqa: E402
+from tests.integration.stack import (  # noqa: E402
+    admin_url,
+    free_port,
+    get,
+    start_daemon,
+    wait_for,
+)
 
 BATCH = 512
 PROBE_EVERY = 10
@@ -174,12 +180,14 @@ def verdict_quantiles(admin: str) -> tuple[float, float]:
     return q(0.5), q(0.99)
 
 
-def bench_specmon(rate: float, batches_file: str, n: int) -> dict:
-    daemon = Daemon(ROOT / "specs" / "payment", env={"SPECMON_ENGINE_LATENESS": "0s"})
+def bench_specmon(rate: float, batches_file: str, n: int, workdir: Path) -> dict:
+    daemon = start_daemon(workdir, ROOT / "specs" / "payment",
+                          env={"SPECMON_ENGINE_LATENESS": "0s"})
+    admin = admin_url(daemon)
     try:
         pid = daemon.proc.pid
         stop, samples = threading.Event(), []
-        scraper = threading.Thread(target=scrape_loop, args=(daemon.admin, stop, samples))
+        scraper = threading.Thread(target=scrape_loop, args=(admin, stop, samples))
         cpu0, t0 = cpu_seconds(pid), time.time()
         scraper.start()
         reqs = run_client(daemon.http_port, rate, batches_file)
@@ -189,9 +197,10 @@ def bench_specmon(rate: float, batches_file: str, n: int) -> dict:
         scraper.join()
         cpu, wall = cpu_seconds(pid) - cpu0, time.time() - t0
         rss = peak_rss_mb(pid)
-        v50, v99 = verdict_quantiles(daemon.admin)
+        v50, v99 = verdict_quantiles(admin)
     finally:
-        daemon.stop()
+        daemon.terminate()
+        daemon.close()
     ok = [r for r in reqs if r[3] == 200]
     dues = [r[0] for r in ok][PROBE_EVERY - 1::PROBE_EVERY]
     latencies = []
@@ -239,11 +248,11 @@ def main() -> None:
     rows = []
     for rate in args.rates:
         n = max(PROBE_EVERY, int(rate * args.seconds / BATCH))
-        with tempfile.NamedTemporaryFile(suffix=".pickle") as f:
-            pickle.dump(make_batches(n), f)
-            f.flush()
-            base = bench_noop(rate, f.name)
-            row = bench_specmon(rate, f.name, n)
+        with tempfile.TemporaryDirectory() as tmp:
+            batches = Path(tmp) / "batches.pickle"
+            batches.write_bytes(pickle.dumps(make_batches(n)))
+            base = bench_noop(rate, str(batches))
+            row = bench_specmon(rate, str(batches), n, Path(tmp) / "daemon")
         row["noop_rtt_p50"], row["noop_rtt_p99"] = base["rtt_p50"], base["rtt_p99"]
         rows.append(row)
         print(json.dumps(row), file=sys.stderr)
