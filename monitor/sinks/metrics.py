@@ -54,6 +54,19 @@ EVENT_OUTCOMES = ("mapped", "unmatched", "invalid", "duplicate", "late", "quaran
 INVALID_CAUSES = ("malformed", "missing_key", "bad_key", "missing_time", "bad_time",
                   "missing_arg", "bad_arg", "bad_id")
 
+#: engine counters exported per spec: ``Counters`` attribute -> (metric, help)
+ENGINE_COUNTERS = {
+    "events": ("specmon_engine_events_total", "Mapped events processed by the engine"),
+    "spec_errors": ("specmon_spec_errors_total", "Steps where the spec's own code raised"),
+    "overflow": ("specmon_state_overflow_total",
+                 "Steps whose candidate-state set was cut to engine.max_states"),
+    "overflow_states": ("specmon_state_overflow_states_total",
+                        "Candidate states dropped by those cuts"),
+    "buffer_overflow": ("specmon_reorder_overflow_total",
+                        "Events released early because the reorder buffer was full"),
+    "finished": ("specmon_finished_instances_total", "Instances that reached a terminal state"),
+}
+
 #: source stats read, metric suffix -> accepted keys (the first present wins); the
 #: second spellings are ``monitor.sources.ingest.IngestStats`` fields
 SOURCE_STATS = {
@@ -130,27 +143,11 @@ class SpecmonCollector(Collector):
         invalid = CounterMetricFamily(
             "specmon_invalid_records_total", "Records that matched a rule but could not "
             "be used, by cause", labels=["spec", "cause"])
-        engine = CounterMetricFamily(
-            "specmon_engine_events_total", "Mapped events processed by the engine",
-            labels=["spec"])
         violations = CounterMetricFamily(
             "specmon_violations_total", "Violations found, by kind and property; the "
             "exemplar carries the last violating trace id", labels=["spec", "kind", "property"])
-        spec_errors = CounterMetricFamily(
-            "specmon_spec_errors_total", "Steps where the spec's own code raised",
-            labels=["spec"])
-        overflow = CounterMetricFamily(
-            "specmon_state_overflow_total", "Steps whose candidate-state set was cut to "
-            "engine.max_states", labels=["spec"])
-        overflow_states = CounterMetricFamily(
-            "specmon_state_overflow_states_total", "Candidate states dropped by those cuts",
-            labels=["spec"])
-        buffer_overflow = CounterMetricFamily(
-            "specmon_reorder_overflow_total", "Events released early because the reorder "
-            "buffer was full", labels=["spec"])
-        finished = CounterMetricFamily(
-            "specmon_finished_instances_total", "Instances that reached a terminal state",
-            labels=["spec"])
+        counters = {attr: CounterMetricFamily(metric, doc, labels=["spec"])
+                    for attr, (metric, doc) in ENGINE_COUNTERS.items()}
         live = GaugeMetricFamily("specmon_live_instances", "Instances (keys) being tracked",
                                  labels=["spec"])
         lag = GaugeMetricFamily(
@@ -170,23 +167,18 @@ class SpecmonCollector(Collector):
             causes = dict.fromkeys(INVALID_CAUSES, 0) | pipe.invalid
             for cause, n in causes.items():
                 invalid.add_metric([name, cause], n)
-            engine.add_metric([name], c.events)
             traces = getattr(rt, "last_trace_ids", None) or {}
             for (kind, prop), n in c.by_violation.items():
                 tid = traces.get((kind, prop)) if n else None
                 ex = Exemplar({"trace_id": tid}, 1.0) if tid else None
                 violations.add_metric([name, kind, prop], n, exemplar=ex)
-            spec_errors.add_metric([name], c.spec_errors)
-            overflow.add_metric([name], c.overflow)
-            overflow_states.add_metric([name], c.overflow_states)
-            buffer_overflow.add_metric([name], c.buffer_overflow)
-            finished.add_metric([name], c.finished)
+            for attr, family in counters.items():
+                family.add_metric([name], getattr(c, attr))
             live.add_metric([name], len(eng.instances))
             wm = eng.watermark
             lag.add_metric([name], max(0.0, now - wm) if math.isfinite(wm) else 0.0)
             lateness.add_metric([name], eng.lateness)
-        yield from (events, invalid, engine, violations, spec_errors, overflow,
-                    overflow_states, buffer_overflow, finished, live, lag, lateness)
+        yield from (events, invalid, violations, *counters.values(), live, lag, lateness)
 
     def _source_metrics(self) -> Iterator[Metric]:
         labels = ["source", "kind"]
