@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 SPECMON := $(VENV)/bin/specmon
 
-.PHONY: env demo demo-order demo-live test bench bench-otlp bench-latency lint clean
+.PHONY: env demo demo-order demo-live test bench bench-otlp bench-latency bench-daemon lint clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +46,10 @@ demo-order: env
 # its trace-id exemplar, the firing SpecViolation alert; SIGTERM at the end (exit 0).
 demo-live: env
 	@PATH="$(VENV)/bin:$$PATH" $(PY) specs/order/demo_live.py --out out
+
+# what the write-ahead log costs per OTLP request, against the same work without it
+bench-daemon: env
+	$(PY) bench/daemon.py --batches 200 --repeat 3
 
 test: env lint
 	$(PY) -m pytest -q -p no:cacheprovider
