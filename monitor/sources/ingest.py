@@ -204,7 +204,10 @@ class SpanIngest(Service):
             idle.set()
             wake.clear()
             try:
-                await asyncio.wait_for(wake.wait(), self.tick_s)
+                # asyncio.timeout, not wait_for: 3.11's wait_for swallows a cancellation
+                # that arrives as the event is set, and stop() then never returns
+                async with asyncio.timeout(self.tick_s):
+                    await wake.wait()
             except TimeoutError:
                 # idle: the watermark follows the wall clock, so deadlines fire
                 self._run(self.pipeline.engine.advance, self.clock())
