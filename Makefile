@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 SPECMON := $(VENV)/bin/specmon
 
-.PHONY: env demo demo-order demo-live test bench bench-otlp bench-latency bench-daemon lint clean
+.PHONY: env demo demo-replay prometheus demo-order demo-live test bench bench-otlp bench-latency bench-daemon lint clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,9 +14,21 @@ $(VENV)/.installed: pyproject.toml
 
 env: $(VENV)/.installed
 
-# Replays the bundled payment log: a violation is caught and explained (exit 1 means
+# The whole loop (README's first command): Debian's prometheus if it is missing (as root),
+# then `specmon run` on the order saga, Prometheus evaluating the shipped alert rules, the
+# demo app exporting spans with a bug over OTLP/HTTP: the violation report with its
+# counterexample, the metric with its trace-id exemplar, the firing SpecViolation alert.
+demo: env prometheus demo-live
+
+# idempotent; without root (or apt) the live demo still runs, without the alert part
+prometheus:
+	@command -v prometheus >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
+	  && (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus) \
+	  || echo "prometheus is not installed (apt-get install prometheus): the demo skips the alert"; }
+
+# Offline: replays the bundled payment log: a violation is caught and explained (exit 1 means
 # "violations found", which is the point of the demo).
-demo: env
+demo-replay: env
 	@mkdir -p out
 	@echo "== specmon validate specs/payment"
 	@$(SPECMON) validate specs/payment
