@@ -9,6 +9,9 @@
   every second when idle, so 30 s is a stuck loop, not a quiet one).
 - ``/readyz`` (readiness): ``runner.ready`` only. As a native sidecar the probe gates
   the application pod, so it reads one attribute and never touches the engine.
+- ``/coverage?spec=NAME``: the per-transition counts of a spec's engine as a coverage
+  document (``specmon-coverage/1``, docs/generate.md), which ``specmon diagram
+  --coverage`` reads: coverage of the model by production, from a live sidecar.
 
 Default port 9464 (the OpenTelemetry Prometheus exporter's; clear of OTLP 4317/4318 and
 Prometheus 9090). ``make_admin_app`` builds the aiohttp app a daemon mounts;
@@ -65,11 +68,25 @@ def make_admin_app(runner: Any, *, registry: CollectorRegistry | None = None,
         return web.Response(status=503, text="not ready: specs loading or sources not "
                             "listening\n")
 
+    async def coverage(request: web.Request) -> web.Response:
+        from monitor.explore.coverage import engine_coverage
+
+        specs = runner.specs
+        name = request.query.get("spec")
+        if name is None and len(specs) == 1:
+            name = next(iter(specs))
+        if name not in specs:
+            return web.json_response(
+                {"error": f"name a spec: /coverage?spec=NAME, one of {sorted(specs)}"},
+                status=404)
+        return web.json_response(engine_coverage(specs[name].pipeline.engine, name))
+
     app = web.Application()
     app[REGISTRY_KEY] = registry
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
+    app.router.add_get("/coverage", coverage)
     return app
 
 

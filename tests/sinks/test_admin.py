@@ -5,6 +5,7 @@ runner's readiness."""
 from __future__ import annotations
 
 import asyncio
+import json
 
 import aiohttp
 
@@ -67,3 +68,33 @@ def test_readyz_follows_the_runner():
             return before, r.status
 
     assert serve(runner, check) == (503, 200)
+
+
+def test_coverage_serves_the_transitions_the_engine_took_as_a_file_diagram_reads(tmp_path):
+    from monitor.cli import main
+    from tests.sinks.runner_shape import PAYMENT
+
+    runtime = payment_runtime()
+    for line in (PAYMENT / "samples" / "clean.jsonl").read_bytes().splitlines():
+        runtime.pipeline.feed_json(line, None)
+    runner = RunnerShape({"payment": runtime})
+
+    async def check(url, http):
+        async with http.get(url + "/coverage") as r:
+            doc = (r.status, await r.json())
+        async with http.get(url + "/coverage?spec=nope") as r:
+            missing = (r.status, await r.json())
+        return doc, missing
+
+    (status, doc), (status_missing, missing) = serve(runner, check)
+    assert status == 200 and doc["format"] == "specmon-coverage/1"
+    taken = sum(t["count"] for t in doc["transitions"])
+    assert taken > 0
+    assert taken == sum(runtime.pipeline.engine.transition_counts().values())
+    assert status_missing == 404 and "one of ['payment']" in missing["error"]
+    # what the sidecar serves is what `specmon diagram --coverage` reads
+    path = tmp_path / "live.json"
+    path.write_text(json.dumps(doc))
+    assert main(["diagram", str(PAYMENT), "--coverage", str(path), "-o",
+                 str(tmp_path / "g.mmd")]) == 0
+    assert "authorize" in (tmp_path / "g.mmd").read_text()
