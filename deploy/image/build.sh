@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# Build the specmon image with podman, without a Docker engine and without an image
+# registry (docs/deploy.md, "Building the image").
+#
+#   deploy/image/build.sh base            # the python:3.11-slim stand-in, from Debian packages
+#   deploy/image/build.sh wheels          # every wheel the image needs, into deploy/image/wheels/
+#   deploy/image/build.sh image [TAG]     # base + wheels + podman build (offline), default localhost/specmon:dev
+#   deploy/image/build.sh demo [TAG]      # image + the OpenTelemetry SDK and specs/ (tests, pod demo)
+#
+# Each step reuses what exists: the base image when podman already has it (debootstrap takes
+# ~30 s, the stand-in's apt-get ~20 s), wheels already downloaded. Everything runs as root
+# (podman's default storage under /var/lib/containers persists between runs on one machine).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+HERE="$ROOT/deploy/image"
+WHEELS="$HERE/wheels"
+PY=${PYTHON:-python3}
+BASE_TAG=docker.io/library/python:3.11-slim
+MINBASE_TAG=localhost/debian:bookworm-minbase
+CACHE=${SPECMON_IMAGE_CACHE:-/var/cache/specmon-image}
+
+# runc, and ulimits podman's defaults exceed in unprivileged CI containers (TOOLS.md)
+if [ -z "${CONTAINERS_CONF:-}" ]; then
+  mkdir -p "$CACHE"
+  printf '[containers]\ndefault_ulimits = ["nofile=20000:20000", "nproc=32768:32768"]\n[engine]\nruntime = "runc"\n' \
+    > "$CACHE/containers.conf"
+  export CONTAINERS_CONF="$CACHE/containers.conf"
+fi
+
+log() { echo "build.sh: $*" >&2; }
+
+mirror() {
+  # the mirror apt is configured with (deb822 sources first, then the one-line format)
+  local m
+  m=$(grep -hs '^URIs:' /etc/apt/sources.list.d/*.sources | head -n1 | awk '{print $2}')
+  [ -n "$m" ] || m=$(grep -hs '^deb ' /etc/apt/sources.list /etc/apt/sources.list.d/*.list | head -n1 | awk '{print $2}')
+  echo "${m:-http://deb.debian.org/debian}"
+}
+
+base() {
+  if podman image exists "$BASE_TAG"; then
+    log "reusing $BASE_TAG"
+    return
+  fi
+  if ! podman image exists "$MINBASE_TAG"; then
+    local rootfs
+    rootfs=$(mktemp -d "${TMPDIR:-/tmp}/specmon-rootfs.XXXXXX")
+    log "debootstrap bookworm from $(mirror) (~30 s)"
+    debootstrap --variant=minbase bookworm "$rootfs" "$(mirror)" >"$rootfs.log" 2>&1 \
+      || { tail -n 20 "$rootfs.log" >&2; rm -rf "$rootfs"; exit 1; }
+    tar -C "$rootfs" -c . | podman import - "$MINBASE_TAG" >/dev/null
+    rm -rf "$rootfs" "$rootfs.log"
+  fi
+  log "building the $BASE_TAG stand-in"
+  podman build -q -t "$BASE_TAG" -f "$HERE/python-slim.Containerfile" "$HERE" >/dev/null
+}
+
+wheels() {
+  mkdir -p "$WHEELS"
+  # the specmon wheel is rebuilt every time (the source changes); dependencies are kept
+  rm -f "$WHEELS"/specmon-*.whl
+  log "wheels into $WHEELS"
+  "$PY" -m pip wheel --quiet --disable-pip-version-check -w "$WHEELS" "$ROOT" \
+    opentelemetry-sdk opentelemetry-exporter-otlp-proto-http
+  # the build backend, so that `pip install /src` also works with --no-index
+  "$PY" -m pip download --quiet --disable-pip-version-check -d "$WHEELS" "setuptools>=68" wheel
+}
+
+image() {
+  local tag=${1:-localhost/specmon:dev}
+  base
+  wheels
+  log "podman build $tag (offline, from wheels)"
+  podman build -q --network=none -t "$tag" -f "$ROOT/Dockerfile" "$ROOT" >/dev/null
+  echo "$tag"
+}
+
+demo() {
+  local tag=${1:-localhost/specmon:demo}
+  local img
+  img=$(image "localhost/specmon:dev")
+  podman build -q --network=none --build-arg "IMAGE=$img" -t "$tag" \
+    -f "$HERE/demo.Containerfile" "$ROOT" >/dev/null
+  echo "$tag"
+}
+
+case "${1:-}" in
+  base) base ;;
+  wheels) wheels ;;
+  image) image "${2:-}" ;;
+  demo) demo "${2:-}" ;;
+  *) sed -n '2,13p' "$0" >&2; exit 2 ;;
+esac
