@@ -13,18 +13,27 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_ROOT_USER_ACTION=ignore
 WORKDIR /src
-COPY pyproject.toml README.md ./
-COPY monitor/ monitor/
 COPY deploy/image/wheels/ /wheels/
-# sh -c keeps the secret test and the offline switch in one layer; `set --` adds the
-# offline flags only when wheels are there
+COPY pyproject.toml README.md ./
+# Dependencies first, against an empty package, so that a source change rebuilds only the
+# last layer. Offline when /wheels holds wheels (`set --` adds the flags); PIP_CERT only
+# when the `ca` secret is given.
 RUN --mount=type=secret,id=ca \
     set -eu; \
     if [ -s /run/secrets/ca ]; then export PIP_CERT=/run/secrets/ca; fi; \
     set --; \
     if ls /wheels/*.whl >/dev/null 2>&1; then set -- --no-index --find-links /wheels; fi; \
     python -m venv /opt/specmon; \
+    mkdir monitor && touch monitor/__init__.py; \
     /opt/specmon/bin/pip install --no-cache-dir "$@" /src; \
+    rm -rf monitor build ./*.egg-info
+COPY monitor/ monitor/
+RUN --mount=type=secret,id=ca \
+    set -eu; \
+    if [ -s /run/secrets/ca ]; then export PIP_CERT=/run/secrets/ca; fi; \
+    set --; \
+    if ls /wheels/*.whl >/dev/null 2>&1; then set -- --no-index --find-links /wheels; fi; \
+    /opt/specmon/bin/pip install --no-cache-dir --no-deps --force-reinstall "$@" /src; \
     /opt/specmon/bin/specmon --help >/dev/null
 
 FROM ${PYTHON_IMAGE}
@@ -39,8 +48,8 @@ LABEL org.opencontainers.image.title="specmon" \
       org.opencontainers.image.documentation="https://github.com/specmon/specmon/blob/main/docs/deploy.md"
 # a fixed UID/GID (10001) so Kubernetes' runAsNonRoot can verify it without /etc/passwd;
 # /var/lib/specmon (checkpoints) is the only writable path, a volume
-RUN groupadd --system --gid 10001 specmon \
- && useradd --system --uid 10001 --gid 10001 --home-dir /var/lib/specmon --no-create-home \
+RUN groupadd --gid 10001 specmon \
+ && useradd --uid 10001 --gid 10001 --home-dir /var/lib/specmon --no-create-home \
       --shell /usr/sbin/nologin specmon \
  && install -d -o 10001 -g 10001 -m 0750 /var/lib/specmon
 COPY --from=build /opt/specmon /opt/specmon

@@ -6,6 +6,7 @@
 #   deploy/image/build.sh wheels          # every wheel the image needs, into deploy/image/wheels/
 #   deploy/image/build.sh image [TAG]     # base + wheels + podman build (offline), default localhost/specmon:dev
 #   deploy/image/build.sh demo [TAG]      # image + the OpenTelemetry SDK and specs/ (tests, pod demo)
+#   deploy/image/build.sh conf            # the CONTAINERS_CONF file it uses (runc, ulimits)
 #
 # Each step reuses what exists: the base image when podman already has it (debootstrap takes
 # ~30 s, the stand-in's apt-get ~20 s), wheels already downloaded. Everything runs as root
@@ -58,13 +59,39 @@ base() {
 
 wheels() {
   mkdir -p "$WHEELS"
-  # the specmon wheel is rebuilt every time (the source changes); dependencies are kept
-  rm -f "$WHEELS"/specmon-*.whl
+  # dependencies change with pyproject.toml only: reuse the directory while it is unchanged
+  local stamp
+  stamp=$(sha256sum "$ROOT/pyproject.toml" | cut -d' ' -f1)
+  if [ "$(cat "$WHEELS/.stamp" 2>/dev/null)" = "$stamp" ]; then
+    log "reusing wheels in $WHEELS"
+    return
+  fi
   log "wheels into $WHEELS"
-  "$PY" -m pip wheel --quiet --disable-pip-version-check -w "$WHEELS" "$ROOT" \
-    opentelemetry-sdk opentelemetry-exporter-otlp-proto-http
-  # the build backend, so that `pip install /src` also works with --no-index
-  "$PY" -m pip download --quiet --disable-pip-version-check -d "$WHEELS" "setuptools>=68" wheel
+  # pip's output only when it fails (index warnings are noise here); setuptools and wheel
+  # are the build backend, so `pip install /src` works with --no-index too
+  local out
+  out=$(mktemp)
+  if ! { "$PY" -m pip wheel --quiet --disable-pip-version-check -w "$WHEELS" "$ROOT" \
+           opentelemetry-sdk opentelemetry-exporter-otlp-proto-http \
+         && "$PY" -m pip download --quiet --disable-pip-version-check -d "$WHEELS" "setuptools>=68" wheel; \
+       } >"$out" 2>&1; then
+    cat "$out" >&2; rm -f "$out"; exit 1
+  fi
+  rm -f "$out"
+  # the image builds specmon from the source; a wheel of it here would only break the cache
+  rm -f "$WHEELS"/specmon-*.whl
+  echo "$stamp" >"$WHEELS/.stamp"
+}
+
+# podman build, dropping the image the tag pointed at before (no pile of dangling images)
+build() {
+  local tag=$1; shift
+  local old
+  old=$(podman image inspect --format '{{.Id}}' "$tag" 2>/dev/null || true)
+  podman build -q --network=none -t "$tag" "$@" >/dev/null
+  if [ -n "$old" ] && [ "$old" != "$(podman image inspect --format '{{.Id}}' "$tag")" ]; then
+    podman rmi "$old" >/dev/null 2>&1 || true
+  fi
 }
 
 image() {
@@ -72,7 +99,7 @@ image() {
   base
   wheels
   log "podman build $tag (offline, from wheels)"
-  podman build -q --network=none -t "$tag" -f "$ROOT/Dockerfile" "$ROOT" >/dev/null
+  build "$tag" -f "$ROOT/Dockerfile" "$ROOT"
   echo "$tag"
 }
 
@@ -80,8 +107,7 @@ demo() {
   local tag=${1:-localhost/specmon:demo}
   local img
   img=$(image "localhost/specmon:dev")
-  podman build -q --network=none --build-arg "IMAGE=$img" -t "$tag" \
-    -f "$HERE/demo.Containerfile" "$ROOT" >/dev/null
+  build "$tag" --build-arg "IMAGE=$img" -f "$HERE/demo.Containerfile" "$ROOT"
   echo "$tag"
 }
 
@@ -90,5 +116,6 @@ case "${1:-}" in
   wheels) wheels ;;
   image) image "${2:-}" ;;
   demo) demo "${2:-}" ;;
-  *) sed -n '2,13p' "$0" >&2; exit 2 ;;
+  conf) echo "$CONTAINERS_CONF" ;;
+  *) sed -n '2,14p' "$0" >&2; exit 2 ;;
 esac
