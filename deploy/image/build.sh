@@ -5,7 +5,7 @@
 #   deploy/image/build.sh base            # the python:3.11-slim stand-in, from Debian packages
 #   deploy/image/build.sh wheels          # every wheel the image needs, into deploy/image/wheels/
 #   deploy/image/build.sh image [TAG]     # base + wheels + podman build (offline), default localhost/specmon:dev
-#   deploy/image/build.sh demo [TAG]      # image + the OpenTelemetry SDK and specs/ (tests, pod demo)
+#   deploy/image/build.sh demo [TAG [IMAGE_TAG]]  # image + the OpenTelemetry SDK and specs/ (tests, pod demo)
 #   deploy/image/build.sh conf            # the CONTAINERS_CONF file it uses (runc, ulimits)
 #
 # Each step reuses what exists: the base image when podman already has it (debootstrap takes
@@ -106,7 +106,7 @@ image() {
 demo() {
   local tag=${1:-localhost/specmon:demo}
   local img
-  img=$(image "localhost/specmon:dev")
+  img=$(image "${2:-localhost/specmon:dev}")
   build "$tag" --build-arg "IMAGE=$img" -f "$HERE/demo.Containerfile" "$ROOT"
   echo "$tag"
 }
@@ -115,7 +115,7 @@ case "${1:-}" in
   base) base ;;
   wheels) wheels ;;
   image) image "${2:-}" ;;
-  demo) demo "${2:-}" ;;
+  demo) demo "${2:-}" "${3:-}" ;;
   conf) echo "$CONTAINERS_CONF" ;;
   *) sed -n '2,14p' "$0" >&2; exit 2 ;;
 esac

@@ -46,7 +46,9 @@ helm.sh/chart: {{ printf "specmon-%s" (.Chart.Version | default "0.1.0") }}
 {{- $bind := ternary "127.0.0.1" "0.0.0.0" (eq .Values.mode "sidecar") -}}
 {{- $specs := list -}}
 {{- range .Values.specs -}}
-{{- $specs = append $specs (dict "path" (printf "/etc/specmon/specs/%s" .name)) -}}
+{{- $entry := dict "path" (printf "/etc/specmon/specs/%s" .name) "name" .name -}}
+{{- with .engine }}{{ $_ := set $entry "engine" . }}{{ end -}}
+{{- $specs = append $specs $entry -}}
 {{- end -}}
 {{- $otlp := dict
       "http" (dict "enabled" .Values.otlp.http.enabled "host" $bind "port" .Values.otlp.http.port)
