@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 SPECMON := $(VENV)/bin/specmon
 
-.PHONY: env demo demo-order test bench bench-otlp lint clean
+.PHONY: env demo demo-order test bench bench-otlp lint clean image
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -52,6 +52,10 @@ bench: env
 # spans/s through the OTLP receivers into the engine, against protobuf parse-only
 bench-otlp: env
 	$(PY) bench/otlp.py
+
+# the container image with podman, offline (docs/deploy.md): localhost/specmon:dev
+image:
+	bash deploy/image/build.sh image localhost/specmon:dev
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .hypothesis
