@@ -233,3 +233,63 @@ def test_the_rendered_config_is_one_the_daemon_accepts(scenario, tmp_path):
         # the kafka branch's struct (a skip only until that branch is merged)
         kafka_config = pytest.importorskip("monitor.sources.kafka_config")
         assert kafka_config.load_kafka_config(config.sources.kafka).topics == ["otlp_spans"]
+
+
+PARENT_DEPLOYMENT = """\
+{{- $specmon := dict "Values" .Values.specmon "Release" .Release "Chart" (dict "Name" "specmon" "AppVersion" "0.1.0" "Version" "0.1.0") }}
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: shop
+spec:
+  selector:
+    matchLabels: {app: shop}
+  template:
+    metadata:
+      labels:
+        app: shop
+        {{- include "specmon.sidecar.podLabels" $specmon | nindent 8 }}
+      annotations:
+        {{- include "specmon.sidecar.annotations" $specmon | nindent 8 }}
+    spec:
+      initContainers:
+        {{- include "specmon.sidecar.initContainers" $specmon | nindent 8 }}
+      containers:
+        - name: shop
+          image: shop:1
+          env:
+            - {name: OTEL_EXPORTER_OTLP_ENDPOINT, value: "http://127.0.0.1:4318"}
+        {{- include "specmon.sidecar.containers" $specmon | nindent 8 }}
+      volumes:
+        {{- include "specmon.sidecar.volumes" $specmon | nindent 8 }}
+"""
+
+
+def test_a_parent_chart_includes_the_sidecar_as_docs_deploy_md_shows(tmp_path):
+    import shutil
+
+    parent = tmp_path / "shop"
+    (parent / "templates").mkdir(parents=True)
+    (parent / "Chart.yaml").write_text(yaml.safe_dump({
+        "apiVersion": "v2", "name": "shop", "version": "1.0.0",
+        "dependencies": [{"name": "specmon", "version": "0.1.0"}]}))
+    (parent / "values.yaml").write_text(yaml.safe_dump({"specmon": {"specs": ORDER_SPEC}}))
+    (parent / "templates" / "deployment.yaml").write_text(PARENT_DEPLOYMENT)
+    shutil.copytree(CHART, parent / "charts" / "specmon")
+    chart = helm_python.Chart.load(str(parent))
+    try:
+        rendered = chart.render({}, name="shop", namespace="shop", is_install=True)
+    finally:
+        chart.close()
+    objects = manifests(rendered)
+    deploy = next(o for o in objects if o["kind"] == "Deployment")
+    kubernetes_validate.validate(deploy, HIGHEST, strict=True)
+    pod = deploy["spec"]["template"]["spec"]
+    # the subchart's defaults reached the parent: a native sidecar with the default image
+    assert [c["name"] for c in pod["initContainers"]] == ["specmon"]
+    assert pod["initContainers"][0]["image"] == "ghcr.io/specmon/specmon:0.1.0"
+    assert [c["name"] for c in pod["containers"]] == ["shop"]
+    # and the ConfigMaps the volumes name are the ones the subchart renders
+    configmaps = {o["metadata"]["name"] for o in objects if o["kind"] == "ConfigMap"}
+    assert {v["configMap"]["name"] for v in pod["volumes"] if "configMap" in v} == \
+        {"shop-specmon", "order-spec"} and "shop-specmon" in configmaps

@@ -94,14 +94,10 @@ specmon.io/monitor: {{ include "specmon.fullname" . }}
   restartPolicy: Always
   {{- end }}
   args: [run, /etc/specmon/config/config.yaml]
+  {{- with .Values.extraEnv }}
   env:
-    - name: POD_NAME
-      valueFrom:
-        fieldRef:
-          fieldPath: metadata.name
-    {{- with .Values.extraEnv }}
     {{- toYaml . | nindent 4 }}
-    {{- end }}
+  {{- end }}
   ports:
     - name: metrics
       containerPort: {{ .Values.admin.port }}
