@@ -29,6 +29,7 @@ from monitor.config import Config
 from monitor.durable import Checkpointer
 from monitor.errors import ConfigError
 from monitor.pipeline import Pipeline, Report
+from monitor.sinks.latency import LatencyHistogram
 from monitor.sinks.logs import log
 from monitor.sinks.outputs import ReportSinks
 from monitor.sources.fanout import FanoutIngest, Hooks, Target
@@ -90,27 +91,6 @@ class OtlpSource:
         await self.receiver.stop()
 
 
-class _Latency:
-    """Stand-in until ``monitor.sinks.latency.LatencyHistogram`` (branch observe) is
-    merged: the same ``observe(seconds, count)``, counting only."""
-
-    def __init__(self) -> None:
-        self.count = 0
-        self.sum = 0.0
-
-    def observe(self, seconds: float, count: int = 1) -> None:
-        self.count += count
-        self.sum += seconds * count
-
-
-def _latency() -> Any:
-    try:
-        from monitor.sinks.latency import LatencyHistogram  # type: ignore[import-not-found]
-    except ImportError:
-        return _Latency()
-    return LatencyHistogram()
-
-
 class Runner:
     def __init__(self, config: Config) -> None:
         from monitor.specdir import load_specdir
@@ -131,11 +111,12 @@ class Runner:
             self.specs[name] = SpecRuntime(name, pipeline)
         self.sources: list[Any] = []
         self.ready = False
-        self.latency = _latency()
+        self.latency = LatencyHistogram()
         self.sinks = ReportSinks(config.reports)
         otlp = config.sources.otlp
         targets = [Target(n, s.pipeline) for n, s in self.specs.items()
                    if s.pipeline.span_mapper is not None]
+        _check_sources(config, self.specs)
         hooks = Hooks(on_report=self._on_report, on_applied=self.latency.observe,
                       on_error=self._consumer_error)
         self.ingest = FanoutIngest(targets, max_events=otlp.queue_events, hooks=hooks)
@@ -175,8 +156,33 @@ class Runner:
         """Monotonic seconds of the last applied batch or idle tick of the consumer."""
         return self.ingest.last_progress
 
+    @property
+    def stats(self) -> dict[str, int | float]:
+        """The daemon's own counters (checkpoints, WAL, sinks), for the metrics."""
+        out: dict[str, int | float] = {"reports_emitted": self.sinks.emitted}
+        d = self.durable
+        if d is not None:
+            out.update(checkpoints=d.count, checkpoint_failures=d.failures,
+                       checkpoint_seconds=d.seconds, wal_bytes=d.wal.size,
+                       wal_max_bytes=d.wal.max_bytes, wal_refused=d.wal.refused,
+                       wal_replayed=d.replayed)
+        if self.sinks.file is not None:
+            out["report_file_rotations"] = self.sinks.file.rotations
+        if self.sinks.webhook is not None:
+            out.update({f"webhook_{k}": v for k, v in self.sinks.webhook.stats.items()})
+        return out
+
     def source(self, name: str) -> Any:
         return next(s for s in self.sources if s.name == name)
+
+    def add_source(self, source: Any) -> None:
+        """Plug in another source (the Kafka source): ``name``, ``kind``, ``connected``,
+        ``stats`` for the metrics, ``async start()`` (called after the checkpoint is
+        restored) and ``async stop()`` (called before the queue is drained). Before
+        ``start()`` only."""
+        if self._started:
+            raise RuntimeError("add_source() after start()")
+        self.sources.append(source)
 
     # -- life cycle ----------------------------------------------------------------
 
@@ -196,7 +202,8 @@ class Runner:
             raise
         self.ready = True
         log(_log, _INFO, "started", specs=list(self.specs),
-            sources={s.name: getattr(s.receiver, "endpoint", None) for s in self.sources},
+            sources={s.name: getattr(getattr(s, "receiver", None), "endpoint", None)
+                     for s in self.sources},
             admin=self.admin_port)
 
     async def stop(self) -> None:
@@ -248,26 +255,16 @@ class Runner:
         cfg = self.config.admin
         if not cfg.enabled:
             return
-        from aiohttp import web
+        from monitor.sinks.admin import AdminServer
 
-        try:
-            from monitor.sinks.admin import make_admin_app  # type: ignore[import-not-found]
-        except ImportError:
-            from monitor.sinks.outputs import placeholder_admin_app as make_admin_app
-        runner = web.AppRunner(make_admin_app(self), access_log=None)
-        await runner.setup()
-        try:
-            await web.TCPSite(runner, cfg.host, cfg.port).start()
-        except OSError as exc:
-            await runner.cleanup()
-            raise ConfigError(f"admin endpoint cannot listen on {cfg.host}:{cfg.port}: "
-                              f"{exc.strerror}; free the port or set admin.port") from None
-        self._admin = runner
-        self.admin_port = runner.addresses[0][1]
+        admin = AdminServer(self, host=cfg.host, port=cfg.port)
+        await admin.start()
+        self._admin = admin
+        self.admin_port = admin.port
 
     async def _stop_admin(self) -> None:
         if self._admin is not None:
-            await self._admin.cleanup()
+            await self._admin.stop()
             self._admin = None
 
     # -- callbacks from the consumer -----------------------------------------------
@@ -279,7 +276,8 @@ class Runner:
         trace_id = getattr(report, "trace_id", None)
         if trace_id:
             rt.last_trace_ids[(kind, prop)] = trace_id
-        self.sinks.emit(report)
+        if not self.sinks.emit(report):
+            return  # replayed after a crash, and already reported before it
         log(_log, _WARN, "violation" if kind != "spec_error" else "spec error",
             spec=target.name, key=report.key, kind=kind, property=prop,
             trace_id=trace_id, message=report.message)
@@ -293,6 +291,24 @@ class Runner:
             log(_log, _WARN, "bad record", spec=spec, cause=cause,
                 origin=repr(origin) if origin is not None else None, message=message)
         return on_bad
+
+
+def _check_sources(config: Config, specs: dict[str, SpecRuntime]) -> None:
+    """Every spec must have a source that can feed it: OTLP for a ``spans:`` mapping,
+    Kafka (``sources.kafka``) for ``events:`` (it reads spans too)."""
+    otlp = config.sources.otlp.http.enabled or config.sources.otlp.grpc.enabled
+    if config.sources.kafka is not None:
+        return
+    for name, rt in specs.items():
+        p = rt.pipeline
+        if p.span_mapper is None:
+            raise ConfigError(
+                f"spec {name} ({p.specdir.path}) maps only JSON events (`events:`), and no "
+                "event source is configured: add `sources.kafka`, or a `spans:` section to "
+                "its mapping.yaml for the OTLP receivers")
+        if not otlp:
+            raise ConfigError(f"no source is enabled for spec {name}: enable "
+                              "sources.otlp.http or sources.otlp.grpc, or add sources.kafka")
 
 
 def run(config: Config) -> int:

@@ -145,10 +145,7 @@ class FanoutIngest(Service):
         st.unmatched_spans += min(b.unmatched for b in mapped) if mapped else 0
         if n:
             self._queue.append(item)
-            st.accepted_events += n
-            st.depth += n
-            if st.depth > st.max_depth:
-                st.max_depth = st.depth
+            st.queued(n)
             if self._wake is not None:
                 self._wake.set()
         return out

@@ -101,3 +101,11 @@ def test_a_file_that_is_not_a_mapping_is_refused(tmp_path):
     path = write(tmp_path, "- a\n- b\n")
     with pytest.raises(ConfigError, match=rf"^{path}: expected a mapping of settings"):
         load_config(path, env={})
+
+
+def test_docs_daemon_md_names_exactly_the_environment_variables_there_are():
+    import re
+    from pathlib import Path
+
+    doc = (Path(__file__).parents[2] / "docs" / "daemon.md").read_text()
+    assert set(re.findall(r"SPECMON_[A-Z_]*[A-Z]", doc)) == set(ENV)
