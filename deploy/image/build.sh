@@ -19,7 +19,9 @@ WHEELS="$HERE/wheels"
 PY=${PYTHON:-python3}
 BASE_TAG=docker.io/library/python:3.11-slim
 MINBASE_TAG=localhost/debian:bookworm-minbase
-CACHE=${SPECMON_IMAGE_CACHE:-/var/cache/specmon-image}
+# root (CI) caches under /var/cache, anyone else under ~/.cache
+if [ -w /var/cache ]; then CACHE=${SPECMON_IMAGE_CACHE:-/var/cache/specmon-image}
+else CACHE=${SPECMON_IMAGE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/specmon-image}; fi
 
 # runc, and ulimits podman's defaults exceed in unprivileged CI containers (TOOLS.md)
 if [ -z "${CONTAINERS_CONF:-}" ]; then
