@@ -1,4 +1,3 @@
-# syntax=docker/dockerfile:1
 # specmon's image (docs/deploy.md): `docker build -t specmon .`
 #
 # Offline: put every wheel in deploy/image/wheels/ first (deploy/image/build.sh wheels);
@@ -15,8 +14,8 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
 WORKDIR /src
 COPY deploy/image/wheels/ /wheels/
 COPY pyproject.toml README.md ./
-# Dependencies first, against an empty package, so that a source change rebuilds only the
-# last layer. Offline when /wheels holds wheels (`set --` adds the flags); PIP_CERT only
+# Dependencies first (with uvloop, the daemon's faster event loop), against an empty
+# package, so that a source change rebuilds only the last layer. Offline when /wheels holds wheels (`set --` adds the flags); PIP_CERT only
 # when the `ca` secret is given.
 RUN --mount=type=secret,id=ca \
     set -eu; \
@@ -25,7 +24,7 @@ RUN --mount=type=secret,id=ca \
     if ls /wheels/*.whl >/dev/null 2>&1; then set -- --no-index --find-links /wheels; fi; \
     python -m venv /opt/specmon; \
     mkdir monitor && touch monitor/__init__.py; \
-    /opt/specmon/bin/pip install --no-cache-dir "$@" /src; \
+    /opt/specmon/bin/pip install --no-cache-dir "$@" "/src[uvloop]"; \
     rm -rf monitor build ./*.egg-info
 COPY monitor/ monitor/
 RUN --mount=type=secret,id=ca \

@@ -31,6 +31,9 @@ if [ -z "${CONTAINERS_CONF:-}" ]; then
   export CONTAINERS_CONF="$CACHE/containers.conf"
 fi
 
+# what the image installs (specmon with uvloop) and what the demo image adds (the SDK)
+WHEEL_SPECS=("$ROOT[uvloop]" opentelemetry-sdk opentelemetry-exporter-otlp-proto-http)
+
 log() { echo "build.sh: $*" >&2; }
 
 mirror() {
@@ -61,9 +64,9 @@ base() {
 
 wheels() {
   mkdir -p "$WHEELS"
-  # dependencies change with pyproject.toml only: reuse the directory while it is unchanged
+  # reuse the directory while pyproject.toml and WHEEL_SPECS are unchanged
   local stamp
-  stamp=$(sha256sum "$ROOT/pyproject.toml" | cut -d' ' -f1)
+  stamp=$({ cat "$ROOT/pyproject.toml"; echo "${WHEEL_SPECS[*]}"; } | sha256sum | cut -d' ' -f1)
   if [ "$(cat "$WHEELS/.stamp" 2>/dev/null)" = "$stamp" ]; then
     log "reusing wheels in $WHEELS"
     return
@@ -73,8 +76,7 @@ wheels() {
   # are the build backend, so `pip install /src` works with --no-index too
   local out
   out=$(mktemp)
-  if ! { "$PY" -m pip wheel --quiet --disable-pip-version-check -w "$WHEELS" "$ROOT" \
-           opentelemetry-sdk opentelemetry-exporter-otlp-proto-http \
+  if ! { "$PY" -m pip wheel --quiet --disable-pip-version-check -w "$WHEELS" "${WHEEL_SPECS[@]}" \
          && "$PY" -m pip download --quiet --disable-pip-version-check -d "$WHEELS" "setuptools>=68" wheel; \
        } >"$out" 2>&1; then
     cat "$out" >&2; rm -f "$out"; exit 1

@@ -46,7 +46,8 @@ def test_the_image_runs_specmon_as_a_fixed_non_root_user_without_healthcheck(spe
     # only the installed package: no source tree, no tests, no specs in the image
     listing = podman("run", "--rm", "--network=none", "--entrypoint", "sh", image, "-c",
                      "ls /src /opt/specmon/lib/python3*/site-packages/tests 2>&1; "
-                     "test -x /opt/specmon/bin/specmon && echo ok").stdout
+                     "test -x /opt/specmon/bin/specmon && python -c 'import uvloop' && echo ok"
+                     ).stdout
     assert listing.strip().endswith("ok") and "No such file" in listing
 
 
