@@ -146,6 +146,18 @@ def test_the_standalone_mode_has_a_deployment_service_and_disruption_budget():
     assert _config(objects)["sources"]["kafka"]["group_id"] == "specmon"
 
 
+def test_a_checkpoint_claim_is_handed_over_by_recreate_and_an_emptydir_rolls():
+    with_pvc = one(manifests(render(load_values(SCENARIOS["standalone-otlp"]))), "Deployment")
+    assert with_pvc["spec"]["strategy"] == {"type": "Recreate"}
+    claim = one(manifests(render(load_values(SCENARIOS["standalone-otlp"]))),
+                "PersistentVolumeClaim")
+    volumes = with_pvc["spec"]["template"]["spec"]["volumes"]
+    assert {"name": "specmon-state",
+            "persistentVolumeClaim": {"claimName": claim["metadata"]["name"]}} in volumes
+    kafka = one(manifests(render(load_values(SCENARIOS["standalone-kafka"]))), "Deployment")
+    assert kafka["spec"]["strategy"]["rollingUpdate"] == {"maxSurge": 1, "maxUnavailable": 0}
+
+
 def test_a_config_or_spec_change_rolls_the_pods():
     values = load_values(SCENARIOS["standalone-otlp"])
     before = one(manifests(render(values)), "Deployment")
