@@ -113,6 +113,17 @@ def test_a_native_sidecar_is_an_init_container_that_restarts_always():
     assert set(sidecar["readinessProbe"]) >= {"tcpSocket"}
 
 
+def test_a_native_sidecar_on_a_cluster_before_1_29_is_refused_with_what_to_set():
+    # (the Helm SDK renders with its default cluster version: the override stands in for 1.28)
+    values = {**load_values(SCENARIOS["sidecar-native"]), "kubeVersionOverride": "v1.28.4"}
+    message = _render_error(values)
+    assert "sidecar.nativeSidecar needs Kubernetes >= 1.29" in message
+    assert "this cluster is v1.28.4: set sidecar.nativeSidecar: false" in message
+    plain = {**load_values(SCENARIOS["sidecar-plain"]), "kubeVersionOverride": "v1.28.4"}
+    assert manifests(render(plain))
+    assert manifests(render({**values, "kubeVersionOverride": "1.29.0"}))
+
+
 def test_a_plain_sidecar_is_a_second_container_of_the_app_pod():
     (spec,) = dict(pod_specs(manifests(render(load_values(SCENARIOS["sidecar-plain"]))))).values()
     assert "initContainers" not in spec

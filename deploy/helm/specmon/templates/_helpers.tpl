@@ -200,6 +200,12 @@ specmon.io/monitor: {{ include "specmon.fullname" . }}
 {{- if and (eq .Values.mode "sidecar") (eq .Values.checkpoint.volume "pvc") -}}
 {{- fail "checkpoint.volume: pvc needs mode: standalone (a sidecar's pods share no claim); use emptyDir in sidecar mode" -}}
 {{- end -}}
+{{- if and (eq .Values.mode "sidecar") .Values.sidecar.nativeSidecar .Capabilities -}}
+{{- $kube := .Values.kubeVersionOverride | default .Capabilities.KubeVersion.Version -}}
+{{- if semverCompare "<1.29.0-0" $kube -}}
+{{- fail (printf "sidecar.nativeSidecar needs Kubernetes >= 1.29 (initContainers with restartPolicy: Always), this cluster is %s: set sidecar.nativeSidecar: false" $kube) -}}
+{{- end -}}
+{{- end -}}
 {{- if not .Values.specs -}}
 {{- fail "specs is empty: give at least one spec, {name, files: {spec.py, mapping.yaml}} or {name, existingConfigMap}" -}}
 {{- end -}}
