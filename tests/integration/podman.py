@@ -6,6 +6,7 @@ podman is required in CI (.ci/run installs it); elsewhere a machine without it s
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -31,6 +32,7 @@ def have_podman() -> str:
     pytest.skip("podman is not installed (CI installs it: see .ci/run)")
 
 
+@functools.cache
 def podman_env() -> dict[str, str]:
     """The environment build.sh uses (its CONTAINERS_CONF: runc, CI-safe ulimits)."""
     conf = subprocess.run(["bash", str(BUILD), "conf"], capture_output=True, text=True,
