@@ -28,9 +28,10 @@ def _values(image: str, demo: str) -> dict:
         f: (ORDER / f).read_text() for f in ("spec.py", "mapping.yaml")}}]
     example = values["sidecar"]["example"]
     example["image"] = {"repository": demo_repo, "tag": demo_tag, "pullPolicy": "Never"}
-    example["command"] = ["python", "/usr/share/specmon/specs/order/app.py"]
-    example["args"] = ["--start", "now", "--orders", "20", "--bug", "retry-declined",
-                       "--otlp-http", "http://127.0.0.1:4318/v1/traces"]
+    # the chart's own example command (the demo app in a loop), with a bug injected
+    (loop,) = load_values(CHART / "values.yaml")["sidecar"]["example"]["args"]
+    assert "--orders 40" in loop
+    example["args"] = [loop.replace("--orders 40", "--orders 20 --bug retry-declined")]
     return values
 
 
