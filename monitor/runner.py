@@ -258,7 +258,7 @@ class Runner:
         from monitor.sinks.admin import AdminServer
 
         admin = AdminServer(self, host=cfg.host, port=cfg.port)
-        await admin.start()
+        await admin.start()  # ConfigError naming admin.port when it cannot listen
         self._admin = admin
         self.admin_port = admin.port
 
