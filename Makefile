@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 SPECMON := $(VENV)/bin/specmon
 
-.PHONY: env demo demo-replay prometheus demo-order demo-live test bench bench-otlp bench-latency bench-daemon lint clean
+.PHONY: env demo demo-replay prometheus demo-order demo-live test bench bench-otlp bench-latency bench-daemon lint clean image
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -79,6 +79,10 @@ bench-otlp: env
 # event-to-violation-metric latency of `specmon run` at 20k and 50k spans/s (README table)
 bench-latency: env
 	$(PY) bench/latency.py
+
+# the container image with podman, offline (docs/deploy.md): localhost/specmon:dev
+image:
+	bash deploy/image/build.sh image localhost/specmon:dev
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .hypothesis
