@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import os
 import signal
 import sys
@@ -92,6 +93,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--reports", required=True, help="JSON lines file to append reports to")
     ap.add_argument("--lateness", type=float, default=5.0, help="allowed lateness, seconds")
     args = ap.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
+    logging.getLogger("specmon").setLevel(logging.INFO)
     try:
         return asyncio.run(_run(args))
     except SpecmonError as exc:
