@@ -38,6 +38,7 @@ from typing import Any
 
 import msgspec
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.errors import KafkaError
 
 from monitor.engine import EngineConfig
 from monitor.pipeline import Pipeline, Report
@@ -84,6 +85,7 @@ class _Part:
     dirty: bool = False
     last_record: float = 0.0  # monotonic time of the last record
     records: int = 0
+    committed: int | None = None  # the offset last committed by this replica
 
 
 class KafkaSource:
@@ -113,7 +115,8 @@ class KafkaSource:
         self.last_progress = time.monotonic()
         self.checkpoint_time: float | None = None
         self.counts = {"records": 0, "reports": 0, "checkpoints": 0, "commits": 0,
-                       "rebalances": 0, "restored": 0, "republished": 0, "idle_advances": 0}
+                       "rebalances": 0, "restored": 0, "republished": 0, "idle_advances": 0,
+                       "checkpoint_errors": 0, "fetch_errors": 0}
 
     # -- lifecycle -----------------------------------------------------------------
 
@@ -173,7 +176,14 @@ class KafkaSource:
         idle = self.config.idle_s
         last_ckpt = time.monotonic()
         while not self._stopping.is_set():
-            batch = await consumer.getmany(timeout_ms=200, max_records=self.config.max_poll_records)
+            try:
+                batch = await consumer.getmany(timeout_ms=200,
+                                               max_records=self.config.max_poll_records)
+            except KafkaError as exc:
+                self.counts["fetch_errors"] += 1
+                log.warning("fetch failed, retrying: %r", exc)
+                await asyncio.sleep(0.5)
+                continue
             now = time.monotonic()
             pending = 0
             for tp, recs in batch.items():
@@ -192,9 +202,16 @@ class KafkaSource:
             if batch:
                 self.last_progress = now
             if now - last_ckpt >= interval or pending >= self.config.max_pending_reports:
-                await self.checkpoint(list(self.parts.values()))
+                try:
+                    await self.checkpoint(list(self.parts.values()))
+                except KafkaError as exc:
+                    # the broker is away (restart, network): nothing was lost, the state
+                    # and its reports stay pending; retried at the next interval
+                    self.counts["checkpoint_errors"] += 1
+                    log.warning("checkpoint failed, retrying: %r", exc)
+                else:
+                    self.last_progress = time.monotonic()
                 last_ckpt = time.monotonic()
-                self.last_progress = last_ckpt
 
     def _apply(self, part: _Part, recs: list[Any], now: float) -> None:
         out: list[Report] = []
@@ -232,30 +249,34 @@ class KafkaSource:
     async def checkpoint(self, parts: list[_Part], commit: bool = True) -> None:
         async with self._lock:
             todo = [p for p in parts if p.dirty and p.next_offset is not None]
-            if not todo:
-                return
-            states = {}
-            for p in todo:
-                states[p.tp] = PartitionState(
+            if todo:
+                states = {p.tp: PartitionState(
                     next_offset=p.next_offset, seq=p.seq + 1,  # type: ignore[arg-type]
                     engines={pl.specdir.name: pl.engine.snapshot() for pl in p.pipelines},
-                    pending=p.pending)
-            await self.changelog.write(states)                       # 1
-            lines = [line for p in todo for line in p.pending]
-            if lines:
-                await self._publish(lines, republish=False)          # 2
-                await self.changelog.mark_published(                 # 3
-                    {p.tp: (p.seq + 1, p.next_offset) for p in todo if p.pending})
-            for p in todo:
-                p.seq += 1
-                p.pending = []
-                p.dirty = False
-            self.counts["checkpoints"] += 1
-            self.checkpoint_time = self.clock()
+                    pending=p.pending) for p in todo}
+                await self.changelog.write(states)                   # 1
+                for p in todo:
+                    p.seq += 1
+                lines = [line for p in todo for line in p.pending]
+                marks = {p.tp: (p.seq, p.next_offset) for p in todo if p.pending}
+                if lines:
+                    await self._publish(lines, republish=False)      # 2
+                for p in todo:  # published: never again from this replica's memory
+                    p.pending = []
+                    p.dirty = False
+                if marks:
+                    await self.changelog.mark_published(marks)       # 3
+                self.counts["checkpoints"] += 1
+                self.checkpoint_time = self.clock()
             if commit and self.consumer is not None:                 # 4
-                offsets = {p.tp: p.next_offset for p in todo if p.tp in self.parts}
+                offsets = {p.tp: p.next_offset for p in parts
+                           if p.next_offset is not None and not p.dirty
+                           and p.committed != p.next_offset and p.tp in self.parts}
                 if offsets:
                     await self.consumer.commit(offsets)
+                    for p in parts:
+                        if p.tp in offsets:
+                            p.committed = offsets[p.tp]
                     self.counts["commits"] += 1
 
     async def _publish(self, lines: list[ReportLine], *, republish: bool) -> None:

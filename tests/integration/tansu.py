@@ -51,11 +51,15 @@ class Broker:
 
     def start(self) -> None:
         url = f"tcp://127.0.0.1:{self.port}"
-        out = open(self.log, "ab") if self.log else subprocess.DEVNULL
-        self.proc = subprocess.Popen(
-            [tansu_binary(), "broker", "--listener-url", url, "--advertised-listener-url", url,
-             "--storage-engine", self.storage],
-            stdout=out, stderr=out, env={**os.environ, **(self.env or {})})
+        out = open(self.log, "ab") if self.log else subprocess.DEVNULL  # noqa: SIM115
+        try:
+            self.proc = subprocess.Popen(
+                [tansu_binary(), "broker", "--listener-url", url, "--advertised-listener-url",
+                 url, "--storage-engine", self.storage],
+                stdout=out, stderr=out, env={**os.environ, **(self.env or {})})
+        finally:
+            if self.log:
+                out.close()  # type: ignore[union-attr]
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -99,3 +103,47 @@ def running_broker(**kw):  # type: ignore[no-untyped-def]
         yield b
     finally:
         b.stop()
+
+
+class S3:
+    """``moto_server`` (S3) on a free loopback port with the ``tansu`` bucket: durable
+    storage for a broker that is killed and restarted."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
+                "AWS_DEFAULT_REGION": "us-east-1", "AWS_ENDPOINT": f"http://127.0.0.1:{self.port}",
+                "AWS_ALLOW_HTTP": "true"}
+
+    def start(self) -> None:
+        import shutil
+        import sys
+        import urllib.request
+
+        exe = shutil.which("moto_server") or str(Path(sys.executable).parent / "moto_server")
+        if not Path(exe).exists():
+            if os.environ.get("CI") == "true":
+                raise RuntimeError("moto_server missing: pip install -e '.[test]'")
+            pytest.skip("moto[server] is not installed")
+        self.proc = subprocess.Popen([exe, "-H", "127.0.0.1", "-p", str(self.port)],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        url = f"http://127.0.0.1:{self.port}/tansu"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                req = urllib.request.Request(url, method="PUT")
+                urllib.request.urlopen(req, timeout=1).close()
+                return
+            except OSError:
+                if time.monotonic() > deadline or self.proc.poll() is not None:
+                    raise RuntimeError("moto_server did not start") from None
+                time.sleep(0.05)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)

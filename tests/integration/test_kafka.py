@@ -30,7 +30,7 @@ from tests.integration.kafka_support import (
     wait_for,
     write_config,
 )
-from tests.integration.tansu import running_broker
+from tests.integration.tansu import S3, Broker, free_port, running_broker
 
 pytestmark = pytest.mark.integration
 
@@ -214,3 +214,35 @@ def test_two_replicas_share_six_partitions_and_the_survivor_of_a_kill_reports_ex
     # the work was shared before the kill: each replica was assigned partitions
     assert "assigned ['payments6/" in r1.log.read_text()
     assert "assigned ['payments6/" in r2.log.read_text()
+
+
+def test_a_broker_killed_and_restarted_on_durable_storage_loses_no_record_and_duplicates_no_report(tmp_path):
+    lines = payment_log(20000, 200, seed=11)
+    s3 = S3()
+    s3.start()
+    broker = Broker(free_port(), storage="s3://tansu/", env=s3.env, log=tmp_path / "tansu.log")
+    try:
+        broker.start()
+        run(create_topic(broker.bootstrap, "payments", 3))
+        run(produce(broker.bootstrap, "payments", keyed(lines, 3)))
+        cfg = write_config(tmp_path / "restart.json", bootstrap_servers=broker.bootstrap,
+                           topics=["payments"], group_id="restart")
+        out = tmp_path / "restart.jsonl"
+        r = Replica(cfg, out, tmp_path / "replica.log").start()
+        try:
+            wait_for(lambda: run(committed(broker.bootstrap, "restart", "payments", 3)) > 0, 60,
+                     "a first commit")
+            broker.stop()      # SIGKILL
+            broker.start()     # same port, same bucket
+            assert run(committed(broker.bootstrap, "restart", "payments", 3)) > 0, \
+                "committed offsets survived the restart"
+            wait_for(lambda: run(committed(broker.bootstrap, "restart", "payments", 3)) >= len(lines),
+                     150, "the consumer to finish after the broker came back")
+            assert r.alive()
+        finally:
+            assert r.terminate() == 0
+    finally:
+        broker.stop()
+        s3.stop()
+    got = reports_by_id(out)
+    assert set(got.values()) == offline(lines, 3, "payments")
