@@ -11,6 +11,7 @@ from collections import Counter
 
 import msgspec
 import pytest
+from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from monitor.pipeline import Pipeline
 from monitor.sources.kafka import KafkaSource
@@ -88,6 +89,28 @@ async def consume_until(cfg: KafkaConfig, total: int, timeout: float = 60) -> li
     return got
 
 
+async def read_topic(bootstrap: str, topic: str, partitions: int, n: int) -> list:
+    c = AIOKafkaConsumer(bootstrap_servers=bootstrap, auto_offset_reset="earliest",
+                         enable_auto_commit=False)
+    await c.start()
+    try:
+        tps = [TopicPartition(topic, p) for p in range(partitions)]
+        c.assign(tps)
+        out: list = []
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 30
+        while loop.time() < deadline:  # to the high-water mark of every partition
+            for recs in (await c.getmany(timeout_ms=200)).values():
+                out += recs
+            hws = [c.highwater(tp) for tp in tps]
+            if len(out) >= n and None not in hws and \
+                    all([await c.position(tp) >= hw for tp, hw in zip(tps, hws)]):
+                break
+        return out
+    finally:
+        await c.stop()
+
+
 def binary_mode(line: bytes) -> tuple[bytes, list]:
     """The same CloudEvent in binary mode: attributes as ce_* headers, data as value."""
     ev = json.loads(line)
@@ -104,14 +127,24 @@ def test_json_events_structured_and_binary_cloudevents_give_the_offline_verdicts
         records = [(p, k, *binary_mode(v)) if i % 3 == 0 else (p, k, v, h)
                    for i, (p, k, v, h) in enumerate(records)]
         run(produce(b.bootstrap, "payments", records))
+        run(create_topic(b.bootstrap, "violations", 2))
         cfg = KafkaConfig(bootstrap_servers=b.bootstrap, topics=["payments"], group_id="g1",
                           session_timeout_ms=1000, heartbeat_interval_ms=200,
-                          checkpoint_interval=0.2, idle_advance=None)
+                          checkpoint_interval=0.2, idle_advance=None,
+                          violations_topic="violations")
         got = run(consume_until(cfg, len(lines)))
+        topic = run(read_topic(b.bootstrap, "violations", 2, len(got)))
     expected = offline(lines, 3, "payments")
     assert expected, "the log has violations"
     assert Counter(verdict(r) for r in got) == Counter(expected)
     assert len({r["report_id"] for r in got}) == len(got)
+    # the violations topic: the same reports, keyed by entity, the id in a header
+    assert sorted(json.loads(rec.value)["report_id"] for rec in topic) == \
+        sorted(r["report_id"] for r in got)
+    for rec in topic:
+        doc = json.loads(rec.value)
+        assert rec.key == doc["key"].encode()
+        assert dict(rec.headers)["report_id"] == doc["report_id"].encode()
 
 
 def test_otlp_proto_and_otlp_json_span_messages_give_the_verdicts_of_replaying_the_trace_file():
