@@ -106,6 +106,7 @@ class KafkaSource:
         self.changelog = Changelog(config.changelog, client, chunk_bytes=config.changelog_chunk_bytes)
         self.parts: dict[TopicPartition, _Part] = {}
         self._parked: dict[TopicPartition, _Part] = {}
+        self._shared: dict[str, Any] = {}  # spec name -> the engine whose memo is shared
         self._lock = asyncio.Lock()
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -326,7 +327,7 @@ class KafkaSource:
     async def _restore(self, tp: TopicPartition) -> _Part:
         consumer = self.consumer
         assert consumer is not None
-        part = _Part(tp, [Pipeline(s, self.engine_config) for s in self.specs])
+        part = _Part(tp, [self._pipeline(s) for s in self.specs])
         loaded = await self.changelog.load(tp)
         if loaded is None:
             committed = await consumer.committed(tp)
@@ -350,6 +351,19 @@ class KafkaSource:
             await self.changelog.mark_published({tp: (state.seq, state.next_offset)})
             self.counts["republished"] += len(state.pending)
         return part
+
+    def _pipeline(self, specdir: SpecDir) -> Pipeline:
+        """A fresh pipeline for one partition. Its engine shares the spec's transition
+        memo (interned state sets and their memoised steps: a pure cache) with every
+        other partition's: split per partition, 4 partitions missed the memo about 4x
+        as often and ran at half the rate."""
+        pl = Pipeline(specdir, self.engine_config)
+        shared = self._shared.setdefault(specdir.name, pl.engine)
+        if shared is not pl.engine:
+            eng = pl.engine
+            eng.trans, eng.adopter, eng.initial_node = (
+                shared.trans, shared.adopter, shared.initial_node)
+        return pl
 
     # -- what metrics and /healthz read ----------------------------------------------
 
