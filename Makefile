@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 SPECMON := $(VENV)/bin/specmon
 
-.PHONY: env demo demo-order test bench bench-otlp lint clean
+.PHONY: env demo demo-order demo-live test bench bench-otlp lint clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,13 @@ demo-order: env
 	  rc=$$?; if [ $$rc -ne 1 ]; then echo "demo-order: expected exit 1 (violations), got $$rc"; exit 1; fi
 	@echo "== what the app injected (out/orders.truth.jsonl)"
 	@cat out/orders.truth.jsonl
+
+# The live loop: `specmon run` on the order saga, the app exporting spans with a bug over
+# OTLP/HTTP, the violation report with its counterexample and the violation counter on
+# /metrics; SIGTERM at the end (exit 0). specs/order/demo_live.py: after_metrics() is the
+# hook for Prometheus and the firing alert.
+demo-live: env
+	@PATH="$(VENV)/bin:$$PATH" $(PY) specs/order/demo_live.py --out out
 
 test: env lint
 	$(PY) -m pytest -q -p no:cacheprovider

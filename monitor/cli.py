@@ -30,7 +30,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    from monitor import cli_check, cli_replay
+    from monitor import cli_check, cli_replay, cli_run
 
     parser = argparse.ArgumentParser(
         prog="specmon",
@@ -39,6 +39,7 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     cli_replay.add_commands(sub)
     cli_check.add_commands(sub)
+    cli_run.add_commands(sub)
     return parser
 
 
