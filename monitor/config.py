@@ -25,6 +25,7 @@ from typing import Any, Literal
 import msgspec
 
 from monitor.errors import ConfigError
+from monitor.sources.kafka_config import KafkaConfig
 from monitor.spec.duration import parse_duration
 
 __all__ = ["ENV", "Config", "Duration", "Size", "load_config"]
@@ -123,7 +124,7 @@ class OtlpSection(_Section):
 
 class SourcesSection(_Section):
     otlp: OtlpSection = OtlpSection()
-    kafka: Any = None  # the kafka source's struct (branch `kafka`)
+    kafka: KafkaConfig | None = None  # consumer group source (docs/kafka.md)
 
 
 class AdminSection(_Section):

@@ -164,6 +164,9 @@ class Runner:
         self.admin_port: int | None = None
         self._admin: Any = None
         self._started = False
+        from monitor.sources.kafka_runner import attach
+
+        self.kafka = attach(self)  # sources.kafka: a consumer group member (docs/kafka.md)
         self._restored = False
 
     @property
@@ -206,7 +209,8 @@ class Runner:
             raise
         self.ready = True
         log(_log, _INFO, "started", specs=list(self.specs),
-            sources={s.name: getattr(s.receiver, "endpoint", None) for s in self.sources},
+            sources={s.name: getattr(getattr(s, "receiver", None), "endpoint", None)
+                     for s in self.sources},
             admin=self.admin_port)
 
     async def stop(self) -> None:

@@ -93,7 +93,7 @@ class KafkaSource:
     kind = "kafka"
 
     def __init__(self, config: KafkaConfig, specs: list[SpecDir],
-                 engine: EngineConfig | None = None, *, sinks: list[Sink] = (),  # type: ignore[assignment]
+                 engine: EngineConfig | dict[str, EngineConfig] | None = None, *, sinks: list[Sink] = (),  # type: ignore[assignment]
                  clock: Callable[[], float] = time.time) -> None:
         self.config = config
         self.specs = specs
@@ -357,7 +357,8 @@ class KafkaSource:
         memo (interned state sets and their memoised steps: a pure cache) with every
         other partition's: split per partition, 4 partitions missed the memo about 4x
         as often and ran at half the rate."""
-        pl = Pipeline(specdir, self.engine_config)
+        cfg = self.engine_config
+        pl = Pipeline(specdir, cfg.get(specdir.name) if isinstance(cfg, dict) else cfg)
         shared = self._shared.setdefault(specdir.name, pl.engine)
         if shared is not pl.engine:
             eng = pl.engine

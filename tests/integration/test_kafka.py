@@ -8,6 +8,7 @@ import asyncio
 import importlib.util
 import json
 from collections import Counter
+from pathlib import Path
 
 import msgspec
 import pytest
@@ -279,3 +280,41 @@ def test_a_broker_killed_and_restarted_on_durable_storage_loses_no_record_and_du
         s3.stop()
     got = reports_by_id(out)
     assert set(got.values()) == offline(lines, 3, "payments")
+
+
+def test_specmon_run_with_sources_kafka_checks_a_topic_and_stops_cleanly_on_sigterm(tmp_path):
+    import subprocess
+    import sys
+
+    import yaml
+
+    lines = payment_log(3000, 60, seed=13)
+    with running_broker() as b:
+        run(create_topic(b.bootstrap, "payments", 2))
+        run(produce(b.bootstrap, "payments", keyed(lines, 2)))
+        out = tmp_path / "reports.jsonl"
+        cfg = tmp_path / "specmon.yaml"
+        cfg.write_text(yaml.safe_dump({
+            "specs": [{"path": str(PAYMENT)}],
+            "sources": {"otlp": {"http": {"enabled": False}, "grpc": {"enabled": False}},
+                        "kafka": {"bootstrap_servers": b.bootstrap, "topics": ["payments"],
+                                  "group_id": "run", "session_timeout_ms": 1000,
+                                  "heartbeat_interval_ms": 200, "checkpoint_interval": "200ms",
+                                  "idle_advance": None}},
+            "admin": {"enabled": False},
+            "checkpoint": {"enabled": False},
+            "reports": {"file": {"path": str(out)}},
+        }))
+        with open(tmp_path / "run.log", "wb") as log:
+            specmon = str(Path(sys.executable).parent / "specmon")
+            proc = subprocess.Popen([specmon, "run", str(cfg)],
+                                    stdout=log, stderr=log)
+        try:
+            wait_for(lambda: run(committed(b.bootstrap, "run", "payments", 2)) >= len(lines),
+                     90, "specmon run to commit everything")
+        finally:
+            proc.terminate()
+            rc = proc.wait(30)
+    assert rc == 0, (tmp_path / "run.log").read_text()[-2000:]
+    got = {verdict(r) for r in read_reports(out)}
+    assert got == offline(lines, 2, "payments")
