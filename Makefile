@@ -60,5 +60,9 @@ bench: env
 bench-otlp: env
 	$(PY) bench/otlp.py
 
+# events/s of the Kafka source (1 and 2 replicas) against plain aiokafka consume + decode
+bench-kafka: env
+	$(PY) bench/kafka.py
+
 clean:
 	rm -rf $(VENV) out .pytest_cache .hypothesis

@@ -377,6 +377,13 @@ class KafkaSource:
             out[f"{tp.topic}/{tp.partition}"] = max(0, (hw or nxt) - nxt)
         return out
 
+    def health(self) -> dict[str, Any]:
+        """For /healthz: alive and making progress, per-partition lag, rebalances."""
+        return {"connected": self.connected,
+                "last_progress_age_s": round(time.monotonic() - self.last_progress, 3),
+                "lag": self.lag(), "rebalances": self.counts["rebalances"],
+                "partitions": sorted(self.lag()), "watermark": self.watermark()}
+
     def watermark(self) -> float | None:
         """The global watermark: the minimum over owned partitions' watermarks."""
         wms = [pl.engine.watermark for p in self.parts.values() for pl in p.pipelines
