@@ -29,6 +29,7 @@ share a lock around checkpoints only, never around ``getmany`` (aiokafka #335).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 import time
@@ -38,7 +39,7 @@ from typing import Any
 
 import msgspec
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
-from aiokafka.errors import KafkaError
+from aiokafka.errors import CommitFailedError, KafkaError
 
 from monitor.engine import EngineConfig
 from monitor.pipeline import Pipeline, Report
@@ -117,7 +118,8 @@ class KafkaSource:
         self.checkpoint_time: float | None = None
         self.counts = {"records": 0, "reports": 0, "checkpoints": 0, "commits": 0,
                        "rebalances": 0, "restored": 0, "republished": 0, "idle_advances": 0,
-                       "checkpoint_errors": 0, "fetch_errors": 0}
+                       "checkpoint_errors": 0, "fetch_errors": 0,
+                       "commit_errors": 0}
 
     # -- lifecycle -----------------------------------------------------------------
 
@@ -176,10 +178,27 @@ class KafkaSource:
         interval = self.config.interval_s
         idle = self.config.idle_s
         last_ckpt = time.monotonic()
+        stopping = asyncio.ensure_future(self._stopping.wait())
+        try:
+            await self._poll(consumer, interval, idle, last_ckpt, stopping)
+        finally:
+            stopping.cancel()
+
+    async def _poll(self, consumer: AIOKafkaConsumer, interval: float, idle: float | None,
+                    last_ckpt: float, stopping: asyncio.Future[Any]) -> None:
         while not self._stopping.is_set():
+            # a fetch may wait for a whole rebalance (members leaving at once): stop
+            # must not wait for it, so the fetch races the stop event
+            fetch = asyncio.ensure_future(consumer.getmany(
+                timeout_ms=200, max_records=self.config.max_poll_records))
+            await asyncio.wait((fetch, stopping), return_when=asyncio.FIRST_COMPLETED)
+            if not fetch.done():
+                fetch.cancel()
+                with contextlib.suppress(asyncio.CancelledError, KafkaError):
+                    await fetch
+                break
             try:
-                batch = await consumer.getmany(timeout_ms=200,
-                                               max_records=self.config.max_poll_records)
+                batch = fetch.result()
             except KafkaError as exc:
                 self.counts["fetch_errors"] += 1
                 log.warning("fetch failed, retrying: %r", exc)
@@ -274,7 +293,15 @@ class KafkaSource:
                            if p.next_offset is not None and not p.dirty
                            and p.committed != p.next_offset and p.tp in self.parts}
                 if offsets:
-                    await self.consumer.commit(offsets)
+                    try:
+                        await self.consumer.commit(offsets)
+                    except CommitFailedError as exc:
+                        # the group moved on (a rebalance in progress): the changelog
+                        # already holds this state and its offsets, which the next
+                        # owner restores; the committed offset only lags
+                        self.counts["commit_errors"] += 1
+                        log.warning("commit refused, state is in the changelog: %s", exc)
+                        return
                     for p in parts:
                         if p.tp in offsets:
                             p.committed = offsets[p.tp]
