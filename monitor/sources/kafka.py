@@ -42,6 +42,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListen
 from aiokafka.errors import CommitFailedError, KafkaError
 
 from monitor.engine import EngineConfig
+from monitor.errors import SnapshotError
 from monitor.pipeline import Pipeline, Report
 from monitor.sinks.reports import encode_report
 from monitor.sources.kafka_config import KafkaConfig
@@ -119,7 +120,7 @@ class KafkaSource:
         self.counts = {"records": 0, "reports": 0, "checkpoints": 0, "commits": 0,
                        "rebalances": 0, "restored": 0, "republished": 0, "idle_advances": 0,
                        "checkpoint_errors": 0, "fetch_errors": 0,
-                       "commit_errors": 0}
+                       "commit_errors": 0, "restore_errors": 0}
 
     # -- lifecycle -----------------------------------------------------------------
 
@@ -363,10 +364,18 @@ class KafkaSource:
                 consumer.seek(tp, committed)
             return part
         state, published = loaded
-        for pl in part.pipelines:
+        for i, pl in enumerate(part.pipelines):
             snap = state.engines.get(pl.specdir.name)
-            if snap is not None:
+            if snap is None:
+                continue
+            try:
                 pl.engine.restore(snap)
+            except SnapshotError as exc:
+                # a changed spec cannot load the old state: continue from the same offset
+                # with empty state (late_join adopts entities met mid-life), never stop
+                self.counts["restore_errors"] += 1
+                log.error("partition %s/%s: %s", tp.topic, tp.partition, exc)
+                part.pipelines[i] = self._pipeline(pl.specdir)
         part.next_offset = state.next_offset
         part.seq = state.seq
         consumer.seek(tp, state.next_offset)
