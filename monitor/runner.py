@@ -176,7 +176,10 @@ class Runner:
 
     @property
     def last_progress(self) -> float:
-        """Monotonic seconds of the last applied batch or idle tick of the consumer."""
+        """Monotonic seconds of the last applied batch or idle tick of the consumer (with
+        Kafka: the older of that and the Kafka loop's last poll or checkpoint)."""
+        if self.kafka is not None:
+            return min(self.ingest.last_progress, self.kafka.last_progress)
         return self.ingest.last_progress
 
     def source(self, name: str) -> Any:

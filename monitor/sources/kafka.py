@@ -117,6 +117,7 @@ class KafkaSource:
         self.connected = False
         self.last_progress = time.monotonic()
         self.checkpoint_time: float | None = None
+        self._failing = False  # the last checkpoint failed: no progress until one succeeds
         self.counts = {"records": 0, "reports": 0, "checkpoints": 0, "commits": 0,
                        "rebalances": 0, "restored": 0, "republished": 0, "idle_advances": 0,
                        "checkpoint_errors": 0, "fetch_errors": 0,
@@ -220,7 +221,7 @@ class KafkaSource:
                 if idle is not None and part.last_record and now - part.last_record > idle:
                     self._idle_advance(part, now)
                 pending += len(part.pending)
-            if batch:
+            if not self._failing:  # a poll is progress, unless checkpoints keep failing
                 self.last_progress = now
             if now - last_ckpt >= interval or pending >= self.config.max_pending_reports:
                 try:
@@ -229,8 +230,10 @@ class KafkaSource:
                     # the broker is away (restart, network): nothing was lost, the state
                     # and its reports stay pending; retried at the next interval
                     self.counts["checkpoint_errors"] += 1
+                    self._failing = True
                     log.warning("checkpoint failed, retrying: %r", exc)
                 else:
+                    self._failing = False
                     self.last_progress = time.monotonic()
                 last_ckpt = time.monotonic()
 

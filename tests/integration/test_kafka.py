@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import json
+import urllib.request
 from collections import Counter
 from pathlib import Path
 
@@ -282,6 +283,19 @@ def test_a_broker_killed_and_restarted_on_durable_storage_loses_no_record_and_du
     assert set(got.values()) == offline(lines, 3, "payments")
 
 
+def admin_port(log) -> int | None:  # type: ignore[no-untyped-def]
+    for line in log.read_text().splitlines():
+        if '"started"' in line:
+            return json.loads(line).get("admin")
+    return None
+
+
+def scrape(port: int, records: int) -> str | None:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
+        text = r.read().decode()
+    return text if f"specmon_kafka_records_total {float(records)}" in text else None
+
+
 def test_specmon_run_with_sources_kafka_checks_a_topic_and_stops_cleanly_on_sigterm(tmp_path):
     import subprocess
     import sys
@@ -301,7 +315,7 @@ def test_specmon_run_with_sources_kafka_checks_a_topic_and_stops_cleanly_on_sigt
                                   "group_id": "run", "session_timeout_ms": 1000,
                                   "heartbeat_interval_ms": 200, "checkpoint_interval": "200ms",
                                   "idle_advance": None}},
-            "admin": {"enabled": False},
+            "admin": {"host": "127.0.0.1", "port": 0},
             "checkpoint": {"enabled": False},
             "reports": {"file": {"path": str(out)}},
         }))
@@ -312,6 +326,12 @@ def test_specmon_run_with_sources_kafka_checks_a_topic_and_stops_cleanly_on_sigt
         try:
             wait_for(lambda: run(committed(b.bootstrap, "run", "payments", 2)) >= len(lines),
                      90, "specmon run to commit everything")
+            port = wait_for(lambda: admin_port(tmp_path / "run.log"), 10, "the admin port")
+            metrics = wait_for(lambda: scrape(port, len(lines)), 10, "metrics of every record")
+            assert 'specmon_kafka_lag_records{partition="0",topic="payments"} 0.0' in metrics
+            assert "specmon_kafka_rebalances_total 1.0" in metrics
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as r:
+                assert r.status == 200
         finally:
             proc.terminate()
             rc = proc.wait(30)
