@@ -338,3 +338,40 @@ def test_specmon_run_with_sources_kafka_checks_a_topic_and_stops_cleanly_on_sigt
     assert rc == 0, (tmp_path / "run.log").read_text()[-2000:]
     got = {verdict(r) for r in read_reports(out)}
     assert got == offline(lines, 2, "payments")
+
+
+def test_a_caught_up_idle_partition_fires_its_deadlines_by_the_wall_clock():
+    import datetime as dt
+
+    eight_days_ago = dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=8)
+    event = json.dumps({"specversion": "1.0", "id": "e1", "type": "payment.authorized",
+                        "subject": "pay-idle", "time": eight_days_ago.isoformat(),
+                        "data": {"amount": 100}}).encode()
+
+    async def scenario(bootstrap: str) -> list[dict]:
+        got: list[dict] = []
+
+        async def sink(lines, republish):  # type: ignore[no-untyped-def]
+            got.extend(json.loads(line) for _rid, line in lines)
+
+        cfg = KafkaConfig(bootstrap_servers=bootstrap, topics=["idle"], group_id="idle",
+                          session_timeout_ms=1000, heartbeat_interval_ms=200,
+                          checkpoint_interval=0.2, idle_advance=0.5)
+        src = KafkaSource(cfg, [load_specdir(PAYMENT)], sinks=[sink])
+        await src.start()
+        try:
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + 30
+            while not got:
+                assert loop.time() < deadline, src.stats
+                await asyncio.sleep(0.05)
+            assert src.counts["idle_advances"] >= 1
+        finally:
+            await src.stop()
+        return got
+
+    with running_broker() as b:
+        run(create_topic(b.bootstrap, "idle", 2))
+        run(produce(b.bootstrap, "idle", [(0, b"pay-idle", event, [])]))
+        got = run(scenario(b.bootstrap))
+    assert [(r["key"], r["kind"], r["property"]) for r in got] == [("pay-idle", "deadline", "settles")]
