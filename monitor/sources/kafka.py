@@ -19,7 +19,7 @@ from a checkpoint it restored past. A crash between steps 1 and 3 leaves the res
 checkpoint unconfirmed: its pending reports are published again through the sinks'
 ``republish`` (idempotent by report id: the file sink skips ids it already holds).
 
-Rebalances (``_Listener``): on revoke, checkpoint + commit everything owned; on
+Rebalances (``kafka_rebalance``): on revoke, checkpoint + commit everything owned; on
 assign, restore each new partition from the changelog (or keep the in-memory state of
 a partition this replica still owns at the same offset) and seek. ``stop()`` commits
 explicitly (aiokafka does not call the listener on stop). The listener and the loop
@@ -34,19 +34,18 @@ import hashlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import msgspec
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import CommitFailedError, KafkaError
 
 from monitor.engine import EngineConfig
-from monitor.errors import SnapshotError
 from monitor.pipeline import Pipeline, Report
 from monitor.sinks.reports import encode_report
 from monitor.sources.kafka_config import KafkaConfig
 from monitor.sources.kafka_decode import Decoder
+from monitor.sources.kafka_rebalance import Listener, Part, Rebalancing
 from monitor.sources.kafka_state import Changelog, PartitionState
 from monitor.specdir import SpecDir
 
@@ -77,20 +76,7 @@ def report_line(r: Report) -> ReportLine:
     return rid, b'{"report_id":"' + rid.encode() + b'",' + body[1:]
 
 
-@dataclass(slots=True)
-class _Part:
-    tp: TopicPartition
-    pipelines: list[Pipeline]
-    next_offset: int | None = None  # None: not read yet (position from committed/reset)
-    seq: int = 0
-    pending: list[ReportLine] = field(default_factory=list)
-    dirty: bool = False
-    last_record: float = 0.0  # monotonic time of the last record
-    records: int = 0
-    committed: int | None = None  # the offset last committed by this replica
-
-
-class KafkaSource:
+class KafkaSource(Rebalancing):
     name = "kafka"
     kind = "kafka"
 
@@ -106,8 +92,8 @@ class KafkaSource:
         self.client = client
         self.decoder = Decoder(config.encoding_of, config.event_time == "record")
         self.changelog = Changelog(config.changelog, client, chunk_bytes=config.changelog_chunk_bytes)
-        self.parts: dict[TopicPartition, _Part] = {}
-        self._parked: dict[TopicPartition, _Part] = {}
+        self.parts: dict[TopicPartition, Part] = {}
+        self._parked: dict[TopicPartition, Part] = {}
         self._shared: dict[str, Any] = {}  # spec name -> the engine whose memo is shared
         self._lock = asyncio.Lock()
         self._stopping = asyncio.Event()
@@ -137,7 +123,7 @@ class KafkaSource:
             auto_offset_reset=cfg.auto_offset_reset, session_timeout_ms=cfg.session_timeout_ms,
             heartbeat_interval_ms=cfg.heartbeat_interval_ms, max_poll_records=cfg.max_poll_records)
         await self.consumer.start()
-        listener = _Listener(self)
+        listener = Listener(self)
         if cfg.pattern is not None:
             self.consumer.subscribe(pattern=cfg.pattern, listener=listener)
         else:
@@ -237,7 +223,7 @@ class KafkaSource:
                     self.last_progress = time.monotonic()
                 last_ckpt = time.monotonic()
 
-    def _apply(self, part: _Part, recs: list[Any], now: float) -> None:
+    def _apply(self, part: Part, recs: list[Any], now: float) -> None:
         out: list[Report] = []
         apply = self.decoder.apply
         pipelines = part.pipelines
@@ -251,7 +237,7 @@ class KafkaSource:
         if out:
             part.pending += [report_line(r) for r in out]
 
-    def _idle_advance(self, part: _Part, now: float) -> None:
+    def _idle_advance(self, part: Part, now: float) -> None:
         """A caught-up partition with no record for ``idle_advance``: its watermark
         moves with the wall clock so its deadlines fire (a partition still behind is
         never advanced: its own records will move it)."""
@@ -270,7 +256,7 @@ class KafkaSource:
 
     # -- checkpoints ---------------------------------------------------------------
 
-    async def checkpoint(self, parts: list[_Part], commit: bool = True) -> None:
+    async def checkpoint(self, parts: list[Part], commit: bool = True) -> None:
         async with self._lock:
             todo = [p for p in parts if p.dirty and p.next_offset is not None]
             if todo:
@@ -324,87 +310,6 @@ class KafkaSource:
                                                      headers=[("report_id", rid.encode())]))
             await asyncio.gather(*futs)
 
-    # -- rebalances --------------------------------------------------------------------
-
-    async def revoked(self, tps: list[TopicPartition]) -> None:
-        self.counts["rebalances"] += 1
-        owned = [self.parts[tp] for tp in tps if tp in self.parts]
-        await self.checkpoint(owned)
-        async with self._lock:
-            for p in owned:
-                self._parked[p.tp] = self.parts.pop(p.tp)
-
-    async def assigned(self, tps: list[TopicPartition]) -> None:
-        consumer = self.consumer
-        assert consumer is not None
-        parked, self._parked = self._parked, {}
-        # aiokafka starts fetching before this callback returns: hold the partitions
-        # until their state is restored and their position set
-        consumer.pause(*tps)
-        await self.changelog.refresh()
-        for tp in tps:
-            part = parked.pop(tp, None)
-            latest = self.changelog.index.get(f"{tp.topic}/{tp.partition}".encode())
-            if part is not None and part.next_offset is not None and (
-                    latest is None or latest.next_offset <= part.next_offset):
-                consumer.seek(tp, part.next_offset)  # still ours, at the same offset
-            else:
-                part = await self._restore(tp)
-            part.last_record = time.monotonic()  # idle time counts from the assignment
-            self.parts[tp] = part
-        consumer.resume(*tps)
-        log.info("assigned %s", sorted(f"{t.topic}/{t.partition}" for t in tps))
-
-    async def _restore(self, tp: TopicPartition) -> _Part:
-        consumer = self.consumer
-        assert consumer is not None
-        part = _Part(tp, [self._pipeline(s) for s in self.specs])
-        loaded = await self.changelog.load(tp)
-        if loaded is None:
-            committed = await consumer.committed(tp)
-            if committed is not None:
-                part.next_offset = committed
-                consumer.seek(tp, committed)
-            return part
-        state, published = loaded
-        for i, pl in enumerate(part.pipelines):
-            snap = state.engines.get(pl.specdir.name)
-            if snap is None:
-                continue
-            try:
-                pl.engine.restore(snap)
-            except SnapshotError as exc:
-                # a changed spec cannot load the old state: continue from the same offset
-                # with empty state (late_join adopts entities met mid-life), never stop
-                self.counts["restore_errors"] += 1
-                log.error("partition %s/%s: %s", tp.topic, tp.partition, exc)
-                part.pipelines[i] = self._pipeline(pl.specdir)
-        part.next_offset = state.next_offset
-        part.seq = state.seq
-        consumer.seek(tp, state.next_offset)
-        self.counts["restored"] += 1
-        if state.pending and not published:
-            # the previous owner died between writing this checkpoint and confirming
-            # its reports: publish them again (sinks skip ids they already hold)
-            await self._publish(state.pending, republish=True)
-            await self.changelog.mark_published({tp: (state.seq, state.next_offset)})
-            self.counts["republished"] += len(state.pending)
-        return part
-
-    def _pipeline(self, specdir: SpecDir) -> Pipeline:
-        """A fresh pipeline for one partition. Its engine shares the spec's transition
-        memo (interned state sets and their memoised steps: a pure cache) with every
-        other partition's: split per partition, 4 partitions missed the memo about 4x
-        as often and ran at half the rate."""
-        cfg = self.engine_config
-        pl = Pipeline(specdir, cfg.get(specdir.name) if isinstance(cfg, dict) else cfg)
-        shared = self._shared.setdefault(specdir.name, pl.engine)
-        if shared is not pl.engine:
-            eng = pl.engine
-            eng.trans, eng.adopter, eng.initial_node = (
-                shared.trans, shared.adopter, shared.initial_node)
-        return pl
-
     # -- what metrics and /healthz read ----------------------------------------------
 
     def lag(self) -> dict[str, int]:
@@ -447,14 +352,3 @@ class KafkaSource:
 
 class _Keyed(msgspec.Struct):
     key: str
-
-
-class _Listener(ConsumerRebalanceListener):
-    def __init__(self, source: KafkaSource) -> None:
-        self.source = source
-
-    async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
-        await self.source.revoked(list(revoked))
-
-    async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
-        await self.source.assigned(list(assigned))
