@@ -41,6 +41,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import CommitFailedError, KafkaError
 
 from monitor.engine import EngineConfig
+from monitor.errors import ConfigError
 from monitor.pipeline import Pipeline, Report
 from monitor.sinks.reports import encode_report
 from monitor.sources.kafka_config import KafkaConfig
@@ -112,6 +113,16 @@ class KafkaSource(Rebalancing):
     # -- lifecycle -----------------------------------------------------------------
 
     async def start(self) -> None:
+        try:
+            await self._start()
+        except KafkaError as exc:
+            await self._close_clients()
+            raise ConfigError(
+                f"sources.kafka: cannot use the brokers at {self.config.bootstrap_servers!r} "
+                f"({exc}); check bootstrap_servers, security_protocol and the SASL/TLS "
+                "settings, and that the brokers are up") from None
+
+    async def _start(self) -> None:
         cfg = self.config
         await self.changelog.start()
         if cfg.violations_topic:
@@ -139,12 +150,15 @@ class KafkaSource(Rebalancing):
         try:
             await self.checkpoint(list(self.parts.values()))
         finally:
-            if self.consumer is not None:
-                await self.consumer.stop()
-            if self.producer is not None:
-                await self.producer.stop()
-            await self.changelog.stop()
-            self.connected = False
+            await self._close_clients()
+
+    async def _close_clients(self) -> None:
+        if self.consumer is not None:
+            await self.consumer.stop()
+        if self.producer is not None:
+            await self.producer.stop()
+        await self.changelog.stop()
+        self.connected = False
 
     async def __aenter__(self) -> KafkaSource:
         await self.start()

@@ -136,3 +136,19 @@ def test_the_file_sink_skips_ids_it_holds_when_republishing(tmp_path):
     ids = [msgspec.json.decode(x)["report_id"] for x in (tmp_path / "r.jsonl").read_bytes().split()]
     assert ids == [a[0], b[0], b[0]]
     assert sink.skipped == 1
+
+
+def test_unreachable_brokers_stop_start_up_with_an_error_naming_them():
+    import socket
+
+    from monitor.sources.kafka import KafkaSource
+    from monitor.specdir import load_specdir
+    from tests.integration.kafka_support import PAYMENT
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # bound, never listening: connections are refused
+        src = KafkaSource(KafkaConfig(bootstrap_servers=f"127.0.0.1:{port}", topics=["x"]),
+                          [load_specdir(PAYMENT)])
+        with pytest.raises(ConfigError, match=rf"cannot use the brokers at '127.0.0.1:{port}'"):
+            asyncio.run(src.start())
