@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 SPECMON := $(VENV)/bin/specmon
 
-.PHONY: env demo demo-order demo-live test bench bench-otlp lint clean
+.PHONY: env demo demo-order demo-live test bench bench-otlp bench-latency bench-daemon bench-kafka lint clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -40,12 +40,16 @@ demo-order: env
 	@echo "== what the app injected (out/orders.truth.jsonl)"
 	@cat out/orders.truth.jsonl
 
-# The live loop: `specmon run` on the order saga, the app exporting spans with a bug over
-# OTLP/HTTP, the violation report with its counterexample and the violation counter on
-# /metrics; SIGTERM at the end (exit 0). specs/order/demo_live.py: after_metrics() is the
-# hook for Prometheus and the firing alert.
+# The live loop: `specmon run` on the order saga, Prometheus scraping it with the shipped
+# alert rules (when Debian's prometheus is installed), the app exporting spans with a bug
+# over OTLP/HTTP, the violation report with its counterexample, the violation counter with
+# its trace-id exemplar, the firing SpecViolation alert; SIGTERM at the end (exit 0).
 demo-live: env
 	@PATH="$(VENV)/bin:$$PATH" $(PY) specs/order/demo_live.py --out out
+
+# what the write-ahead log costs per OTLP request, against the same work without it
+bench-daemon: env
+	$(PY) bench/daemon.py --batches 200 --repeat 3
 
 test: env lint
 	$(PY) -m pytest -q -p no:cacheprovider
@@ -63,6 +67,10 @@ bench-otlp: env
 # events/s of the Kafka source (1 and 2 replicas) against plain aiokafka consume + decode
 bench-kafka: env
 	$(PY) bench/kafka.py
+
+# event-to-violation-metric latency of `specmon run` at 20k and 50k spans/s (README table)
+bench-latency: env
+	$(PY) bench/latency.py
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .hypothesis

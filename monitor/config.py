@@ -227,6 +227,10 @@ ENV: dict[str, tuple[str, ...]] = {
     "SPECMON_REPORTS_STDOUT": ("reports", "stdout"),
     "SPECMON_REPORTS_WEBHOOK_URL": ("reports", "webhook", "url"),
     "SPECMON_REPORTS_WEBHOOK_ALERTMANAGER": ("reports", "webhook", "alertmanager"),
+    "SPECMON_REPORTS_WEBHOOK_TIMEOUT": ("reports", "webhook", "timeout"),
+    "SPECMON_REPORTS_WEBHOOK_QUEUE": ("reports", "webhook", "queue"),
+    "SPECMON_REPORTS_WEBHOOK_RETRIES": ("reports", "webhook", "retries"),
+    "SPECMON_REPORTS_WEBHOOK_HEADERS": ("reports", "webhook", "headers"),  # a YAML mapping
     "SPECMON_LOG_LEVEL": ("log", "level"),
     "SPECMON_GRACE_PERIOD": ("grace_period",),
 }

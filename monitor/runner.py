@@ -29,6 +29,7 @@ from monitor.config import Config
 from monitor.durable import Checkpointer
 from monitor.errors import ConfigError
 from monitor.pipeline import Pipeline, Report
+from monitor.sinks.latency import LatencyHistogram
 from monitor.sinks.logs import log
 from monitor.sinks.outputs import ReportSinks
 from monitor.sources.fanout import FanoutIngest, Hooks, Target
@@ -90,27 +91,6 @@ class OtlpSource:
         await self.receiver.stop()
 
 
-class _Latency:
-    """Stand-in until ``monitor.sinks.latency.LatencyHistogram`` (branch observe) is
-    merged: the same ``observe(seconds, count)``, counting only."""
-
-    def __init__(self) -> None:
-        self.count = 0
-        self.sum = 0.0
-
-    def observe(self, seconds: float, count: int = 1) -> None:
-        self.count += count
-        self.sum += seconds * count
-
-
-def _latency() -> Any:
-    try:
-        from monitor.sinks.latency import LatencyHistogram  # type: ignore[import-not-found]
-    except ImportError:
-        return _Latency()
-    return LatencyHistogram()
-
-
 class Runner:
     def __init__(self, config: Config) -> None:
         from monitor.specdir import load_specdir
@@ -131,7 +111,7 @@ class Runner:
             self.specs[name] = SpecRuntime(name, pipeline)
         self.sources: list[Any] = []
         self.ready = False
-        self.latency = _latency()
+        self.latency = LatencyHistogram()
         self.sinks = ReportSinks(config.reports)
         otlp = config.sources.otlp
         targets = [Target(n, s.pipeline) for n, s in self.specs.items()
@@ -181,6 +161,22 @@ class Runner:
         if self.kafka is not None:
             return min(self.ingest.last_progress, self.kafka.last_progress)
         return self.ingest.last_progress
+
+    @property
+    def stats(self) -> dict[str, int | float]:
+        """The daemon's own counters (checkpoints, WAL, sinks), for the metrics."""
+        out: dict[str, int | float] = {"reports_emitted": self.sinks.emitted}
+        d = self.durable
+        if d is not None:
+            out.update(checkpoints=d.count, checkpoint_failures=d.failures,
+                       checkpoint_seconds=d.seconds, wal_bytes=d.wal.size,
+                       wal_max_bytes=d.wal.max_bytes, wal_refused=d.wal.refused,
+                       wal_replayed=d.replayed)
+        if self.sinks.file is not None:
+            out["report_file_rotations"] = self.sinks.file.rotations
+        if self.sinks.webhook is not None:
+            out.update({f"webhook_{k}": v for k, v in self.sinks.webhook.stats.items()})
+        return out
 
     def source(self, name: str) -> Any:
         return next(s for s in self.sources if s.name == name)
@@ -265,26 +261,16 @@ class Runner:
         cfg = self.config.admin
         if not cfg.enabled:
             return
-        from aiohttp import web
+        from monitor.sinks.admin import AdminServer
 
-        try:
-            from monitor.sinks.admin import make_admin_app  # type: ignore[import-not-found]
-        except ImportError:
-            from monitor.sinks.outputs import placeholder_admin_app as make_admin_app
-        runner = web.AppRunner(make_admin_app(self), access_log=None)
-        await runner.setup()
-        try:
-            await web.TCPSite(runner, cfg.host, cfg.port).start()
-        except OSError as exc:
-            await runner.cleanup()
-            raise ConfigError(f"admin endpoint cannot listen on {cfg.host}:{cfg.port}: "
-                              f"{exc.strerror}; free the port or set admin.port") from None
-        self._admin = runner
-        self.admin_port = runner.addresses[0][1]
+        admin = AdminServer(self, host=cfg.host, port=cfg.port)
+        await admin.start()  # ConfigError naming admin.port when it cannot listen
+        self._admin = admin
+        self.admin_port = admin.port
 
     async def _stop_admin(self) -> None:
         if self._admin is not None:
-            await self._admin.cleanup()
+            await self._admin.stop()
             self._admin = None
 
     # -- callbacks from the consumer -----------------------------------------------
@@ -296,7 +282,8 @@ class Runner:
         trace_id = getattr(report, "trace_id", None)
         if trace_id:
             rt.last_trace_ids[(kind, prop)] = trace_id
-        self.sinks.emit(report)
+        if not self.sinks.emit(report):
+            return  # replayed after a crash, and already reported before it
         log(_log, _WARN, "violation" if kind != "spec_error" else "spec error",
             spec=target.name, key=report.key, kind=kind, property=prop,
             trace_id=trace_id, message=report.message)

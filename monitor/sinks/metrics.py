@@ -40,7 +40,7 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector
 from prometheus_client.samples import Exemplar
 
-__all__ = ["EVENT_OUTCOMES", "INVALID_CAUSES", "SOURCE_STATS", "SpecmonCollector",
+__all__ = ["DAEMON_STATS", "EVENT_OUTCOMES", "INVALID_CAUSES", "SOURCE_STATS", "SpecmonCollector",
            "build_version"]
 
 #: the ``outcome`` label of ``specmon_events_total``: mapped + unmatched + invalid is every
@@ -54,6 +54,19 @@ EVENT_OUTCOMES = ("mapped", "unmatched", "invalid", "duplicate", "late", "quaran
 INVALID_CAUSES = ("malformed", "missing_key", "bad_key", "missing_time", "bad_time",
                   "missing_arg", "bad_arg", "bad_id")
 
+#: engine counters exported per spec: ``Counters`` attribute -> (metric, help)
+ENGINE_COUNTERS = {
+    "events": ("specmon_engine_events_total", "Mapped events processed by the engine"),
+    "spec_errors": ("specmon_spec_errors_total", "Steps where the spec's own code raised"),
+    "overflow": ("specmon_state_overflow_total",
+                 "Steps whose candidate-state set was cut to engine.max_states"),
+    "overflow_states": ("specmon_state_overflow_states_total",
+                        "Candidate states dropped by those cuts"),
+    "buffer_overflow": ("specmon_reorder_overflow_total",
+                        "Events released early because the reorder buffer was full"),
+    "finished": ("specmon_finished_instances_total", "Instances that reached a terminal state"),
+}
+
 #: source stats read, metric suffix -> accepted keys (the first present wins); the
 #: second spellings are ``monitor.sources.ingest.IngestStats`` fields
 SOURCE_STATS = {
@@ -62,6 +75,30 @@ SOURCE_STATS = {
     "dropped": ("dropped",),
     "queue_depth": ("queue_depth", "depth"),
     "queue_limit": ("queue_limit", "limit"),
+    "lag": ("lag",),
+}
+
+
+#: the runner's own counters (``runner.stats``: checkpoints, write-ahead log, report
+#: sinks): stats key -> (metric, counter or gauge, help); absent keys export 0
+DAEMON_STATS = {
+    "checkpoints": ("specmon_checkpoints_total", "counter", "Checkpoints written"),
+    "checkpoint_failures": ("specmon_checkpoint_failures_total", "counter",
+                            "Checkpoints that failed (the previous one stays in force)"),
+    "checkpoint_seconds": ("specmon_checkpoint_seconds_total", "counter",
+                           "Time spent writing checkpoints"),
+    "wal_bytes": ("specmon_wal_bytes", "gauge", "Size of the write-ahead log"),
+    "wal_max_bytes": ("specmon_wal_limit_bytes", "gauge", "The write-ahead log's bound"),
+    "wal_refused": ("specmon_wal_refused_total", "counter",
+                    "Requests refused because the write-ahead log was full"),
+    "reports_emitted": ("specmon_reports_total", "counter",
+                        "Violation and spec-error reports handed to the sinks"),
+    "webhook_sent": ("specmon_webhook_sent_total", "counter", "Reports posted to the webhook"),
+    "webhook_failed_attempts": ("specmon_webhook_failed_attempts_total", "counter",
+                                "Webhook posts that failed (retried)"),
+    "webhook_dropped": ("specmon_webhook_dropped_total", "counter",
+                        "Reports the webhook queue dropped (full, or left at shutdown)"),
+    "webhook_queued": ("specmon_webhook_queue_depth", "gauge", "Reports waiting for the webhook"),
 }
 
 
@@ -110,27 +147,11 @@ class SpecmonCollector(Collector):
         invalid = CounterMetricFamily(
             "specmon_invalid_records_total", "Records that matched a rule but could not "
             "be used, by cause", labels=["spec", "cause"])
-        engine = CounterMetricFamily(
-            "specmon_engine_events_total", "Mapped events processed by the engine",
-            labels=["spec"])
         violations = CounterMetricFamily(
             "specmon_violations_total", "Violations found, by kind and property; the "
             "exemplar carries the last violating trace id", labels=["spec", "kind", "property"])
-        spec_errors = CounterMetricFamily(
-            "specmon_spec_errors_total", "Steps where the spec's own code raised",
-            labels=["spec"])
-        overflow = CounterMetricFamily(
-            "specmon_state_overflow_total", "Steps whose candidate-state set was cut to "
-            "engine.max_states", labels=["spec"])
-        overflow_states = CounterMetricFamily(
-            "specmon_state_overflow_states_total", "Candidate states dropped by those cuts",
-            labels=["spec"])
-        buffer_overflow = CounterMetricFamily(
-            "specmon_reorder_overflow_total", "Events released early because the reorder "
-            "buffer was full", labels=["spec"])
-        finished = CounterMetricFamily(
-            "specmon_finished_instances_total", "Instances that reached a terminal state",
-            labels=["spec"])
+        counters = {attr: CounterMetricFamily(metric, doc, labels=["spec"])
+                    for attr, (metric, doc) in ENGINE_COUNTERS.items()}
         live = GaugeMetricFamily("specmon_live_instances", "Instances (keys) being tracked",
                                  labels=["spec"])
         lag = GaugeMetricFamily(
@@ -150,23 +171,18 @@ class SpecmonCollector(Collector):
             causes = dict.fromkeys(INVALID_CAUSES, 0) | pipe.invalid
             for cause, n in causes.items():
                 invalid.add_metric([name, cause], n)
-            engine.add_metric([name], c.events)
             traces = getattr(rt, "last_trace_ids", None) or {}
             for (kind, prop), n in c.by_violation.items():
                 tid = traces.get((kind, prop)) if n else None
                 ex = Exemplar({"trace_id": tid}, 1.0) if tid else None
                 violations.add_metric([name, kind, prop], n, exemplar=ex)
-            spec_errors.add_metric([name], c.spec_errors)
-            overflow.add_metric([name], c.overflow)
-            overflow_states.add_metric([name], c.overflow_states)
-            buffer_overflow.add_metric([name], c.buffer_overflow)
-            finished.add_metric([name], c.finished)
+            for attr, family in counters.items():
+                family.add_metric([name], getattr(c, attr))
             live.add_metric([name], len(eng.instances))
             wm = eng.watermark
             lag.add_metric([name], max(0.0, now - wm) if math.isfinite(wm) else 0.0)
             lateness.add_metric([name], eng.lateness)
-        yield from (events, invalid, engine, violations, spec_errors, overflow,
-                    overflow_states, buffer_overflow, finished, live, lag, lateness)
+        yield from (events, invalid, violations, *counters.values(), live, lag, lateness)
 
     def _source_metrics(self) -> Iterator[Metric]:
         labels = ["source", "kind"]
@@ -186,8 +202,12 @@ class SpecmonCollector(Collector):
                                   labels=labels)
         limit = GaugeMetricFamily("specmon_queue_limit", "The queue's bound in events",
                                   labels=labels)
+        lag = GaugeMetricFamily(
+            "specmon_source_lag_records", "Records the source has not read yet (Kafka: "
+            "highwater minus position, summed over partitions); 0 for push sources",
+            labels=labels)
         families = {"received": received, "refused": refused, "dropped": dropped,
-                    "queue_depth": depth, "queue_limit": limit}
+                    "queue_depth": depth, "queue_limit": limit, "lag": lag}
         for src in self.runner.sources:
             lv = [src.name, src.kind]
             connected.add_metric(lv, 1 if src.connected else 0)
@@ -214,6 +234,10 @@ class SpecmonCollector(Collector):
             "specmon_last_progress_age_seconds", "Seconds since the processing loop last "
             "applied events or ticked (/healthz fails past its limit)",
             value=max(0.0, self.monotonic() - r.last_progress))
+        stats = getattr(r, "stats", None) or {}
+        for key, (name, kind, doc) in DAEMON_STATS.items():
+            family = CounterMetricFamily if kind == "counter" else GaugeMetricFamily
+            yield family(name, doc, value=stats.get(key, 0))
         yield GaugeMetricFamily("specmon_ready", "1 when specs are loaded and sources "
                                 "listen (/readyz)", value=1 if r.ready else 0)
 

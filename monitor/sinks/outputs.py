@@ -19,7 +19,7 @@ from typing import Any
 from monitor.config import FileSink, ReportsSection
 from monitor.sinks.reports import encode_report
 
-__all__ = ["ReportFile", "ReportSinks", "placeholder_admin_app"]
+__all__ = ["ReportFile", "ReportSinks"]
 
 
 class ReportFile:
@@ -110,11 +110,12 @@ class ReportSinks:
         if self.webhook is not None:
             await self.webhook.start()
 
-    def emit(self, report: Any) -> None:
+    def emit(self, report: Any) -> bool:
+        """Write ``report`` everywhere; False when it was skipped (already written)."""
         if self.skip:
             self.skip -= 1
             self.skipped += 1
-            return
+            return False
         line = encode_report(report) + b"\n"
         if self.file is not None and self.file.write(line):
             self.rotated = True
@@ -124,31 +125,10 @@ class ReportSinks:
         if self.webhook is not None:
             self.webhook.put(report, line)
         self.emitted += 1
+        return True
 
     async def stop(self) -> None:
         if self.webhook is not None:
             await self.webhook.stop()
         if self.file is not None:
             self.file.close()
-
-
-def placeholder_admin_app(runner: Any) -> Any:
-    """``/healthz`` and ``/readyz`` until ``monitor.sinks.admin`` (branch observe) is
-    merged; no ``/metrics``."""
-    import time
-
-    from aiohttp import web
-
-    async def healthz(request: web.Request) -> web.Response:
-        age = time.monotonic() - runner.last_progress
-        ok = age < 30.0  # the consumer ticks every second when idle
-        return web.json_response({"ok": ok, "last_progress_age_s": round(age, 3)},
-                                 status=200 if ok else 503)
-
-    async def readyz(request: web.Request) -> web.Response:
-        return web.json_response({"ready": runner.ready}, status=200 if runner.ready else 503)
-
-    app = web.Application()
-    app.router.add_get("/healthz", healthz)
-    app.router.add_get("/readyz", readyz)
-    return app

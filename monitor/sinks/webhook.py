@@ -20,6 +20,7 @@ by labels, which also absorbs the repeats of an at-least-once delivery).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections import deque
@@ -63,7 +64,8 @@ class Webhook:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._session: Any = None
-        self._busy = False
+        self._drained = asyncio.Event()  # set: nothing queued or being sent
+        self._drained.set()
 
     async def start(self) -> None:
         import aiohttp
@@ -80,15 +82,15 @@ class Webhook:
             self.stats["dropped"] += 1
         self._queue.append(alertmanager_payload(report) if self.cfg.alertmanager else line)
         self.stats["queued"] = len(self._queue)
+        self._drained.clear()
         self._wake.set()
 
     async def stop(self, timeout: float = 5.0) -> None:
         """Send what is queued (at most ``timeout`` seconds), then close."""
         if self._task is None:
             return
-        deadline = time.monotonic() + timeout
-        while (self._queue or self._busy) and time.monotonic() < deadline:
-            await asyncio.sleep(0.02)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._drained.wait(), timeout)
         self._task.cancel()
         try:
             await self._task
@@ -101,16 +103,14 @@ class Webhook:
 
     async def _send_loop(self) -> None:
         while True:
-            while not self._queue:
+            if not self._queue:
+                self._drained.set()
                 self._wake.clear()
                 await self._wake.wait()
+                continue
             body = self._queue.popleft()
             self.stats["queued"] = len(self._queue)
-            self._busy = True
-            try:
-                await self._deliver(body)
-            finally:
-                self._busy = False
+            await self._deliver(body)
 
     async def _deliver(self, body: bytes) -> None:
         import aiohttp

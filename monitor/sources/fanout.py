@@ -145,10 +145,7 @@ class FanoutIngest(Service):
         st.unmatched_spans += min(b.unmatched for b in mapped) if mapped else 0
         if n:
             self._queue.append(item)
-            st.accepted_events += n
-            st.depth += n
-            if st.depth > st.max_depth:
-                st.max_depth = st.depth
+            st.queued(n)
             if self._wake is not None:
                 self._wake.set()
         return out
@@ -207,7 +204,10 @@ class FanoutIngest(Service):
                 return
             wake.clear()
             try:
-                await asyncio.wait_for(wake.wait(), self.tick_s)
+                # asyncio.timeout, not wait_for: 3.11's wait_for swallows a cancellation
+                # that arrives as the event is set, and the task then never ends
+                async with asyncio.timeout(self.tick_s):
+                    await wake.wait()
             except TimeoutError:
                 self.tick(self.clock())
                 if hooks.between is not None:

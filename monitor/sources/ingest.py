@@ -85,6 +85,13 @@ class IngestStats(msgspec.Struct, kw_only=True):
     reports: int = 0           # violations and spec errors produced
     consumer_errors: int = 0   # exceptions from the engine or on_report (logged, skipped)
 
+    def queued(self, n: int) -> None:
+        """``n`` events went into the queue: its depth and highest depth."""
+        self.accepted_events += n
+        self.depth += n
+        if self.depth > self.max_depth:
+            self.max_depth = self.depth
+
 
 OnReport = Callable[[Report], None]
 
@@ -149,10 +156,7 @@ class SpanIngest(Service):
         st.unmatched_spans += batch.unmatched
         if n:
             self._queue.append(batch.events)
-            st.accepted_events += n
-            st.depth += n
-            if st.depth > st.max_depth:
-                st.max_depth = st.depth
+            st.queued(n)
             if self._wake is not None:
                 self._wake.set()
         return batch

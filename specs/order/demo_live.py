@@ -8,10 +8,11 @@ Steps (each prints a heading):
 1. start the daemon (ephemeral ports, read back from its ``started`` log line);
 2. run ``specs/order/app.py --otlp-http ... --start now`` (the real SDK exporter);
 3. wait for the first report in ``OUT/live-reports.jsonl`` and explain it;
-4. show ``specmon_violations_total`` from ``/metrics``;
-5. ``after_metrics`` (below) is the hook for the Prometheus part: scrape the admin port,
-   wait for the ``SpecViolation`` alert to fire (the rules in
-   deploy/helm/specmon/files/rules.yml);
+4. show ``specmon_violations_total`` from ``/metrics`` (OpenMetrics: with the violating
+   trace id as exemplar);
+5. with Debian's ``prometheus`` installed (started before the app, 1 s scrape and rule
+   evaluation, the rules of deploy/helm/specmon/files/rules.yml), wait for the
+   ``SpecViolation`` alert to fire and show it;
 6. SIGTERM: the daemon drains, checkpoints and exits 0.
 """
 
@@ -41,9 +42,41 @@ def wait_for(cond: Any, timeout: float, what: str) -> Any:
     return value
 
 
-def after_metrics(admin_url: str, out: Path) -> None:
-    """Hook: the Prometheus + alert half of the demo goes here (scrape ``admin_url``
-    /metrics, evaluate the shipped rules, wait for SpecViolation to fire)."""
+def start_prometheus(admin_url: str, out: Path) -> Any:
+    """Prometheus scraping the daemon, or None when it is not installed. Waits for the
+    first scrape (~5 s: target discovery ticks every 5 s) so the counters' 0 is stored
+    before the app runs and ``increase()`` sees the violations."""
+    import shutil
+
+    binary = shutil.which("prometheus")
+    if binary is None:
+        print("   (prometheus not installed: apt-get install -y prometheus for the alert)\n")
+        return None
+    sys.path.insert(0, str(ROOT))
+    from tests.integration.stack import Prometheus
+
+    work = out / "live-prometheus"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    prom = Prometheus(binary, [admin_url.removeprefix("http://")], work)
+    print(f"== prometheus {prom.url}: scraping {admin_url}/metrics every 1 s, rules "
+          "deploy/helm/specmon/files/rules.yml", flush=True)
+    wait_for(lambda: prom.query("specmon_violations_total"), 30, "Prometheus's first scrape")
+    print("   first scrape done: every series at 0\n", flush=True)
+    return prom
+
+
+def after_metrics(prom: Any) -> None:
+    """Wait for SpecViolation to fire in Prometheus and show it."""
+    if prom is None:
+        return
+    t0 = time.monotonic()
+    alerts = wait_for(lambda: [a for a in prom.alerts("SpecViolation")
+                               if a["state"] == "firing"], 60, "SpecViolation to fire")
+    print(f"\n== {prom.url}/api/v1/alerts: SpecViolation firing "
+          f"({time.monotonic() - t0:.1f}s after the report was shown)")
+    for a in alerts:
+        print(json.dumps({"labels": a["labels"], "annotations": a["annotations"]}, indent=2))
 
 
 def main() -> int:
@@ -54,6 +87,7 @@ def main() -> int:
     args = ap.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    prom = None
     reports, log = out / "live-reports.jsonl", out / "live-daemon.log"
     reports.unlink(missing_ok=True)
     cmd = ["specmon", "run", "--spec", str(ORDER), "--otlp-http-port", "0",
@@ -73,6 +107,7 @@ def main() -> int:
         url = info["sources"]["otlp_http"]
         admin = f"http://127.0.0.1:{info['admin']}"
         print(f"   listening: OTLP/HTTP {url}, admin {admin}\n", flush=True)
+        prom = start_prometheus(admin, out)
 
         app = [sys.executable, str(ORDER / "app.py"), "--bug", args.bug, "--orders",
                str(args.orders), "--start", "now", "--otlp-http", url,
@@ -88,16 +123,18 @@ def main() -> int:
         print(f"\n== the first violation report ({reports})")
         print(explain(json.loads(first)), end="")
 
-        print(f"\n== {admin}/metrics: specmon_violations_total")
-        try:
-            with urllib.request.urlopen(f"{admin}/metrics", timeout=10) as resp:
-                for line in resp.read().decode().splitlines():
-                    if line.startswith("specmon_violations_total") and not line.endswith(" 0.0"):
-                        print("   " + line)
-        except OSError as exc:
-            print(f"   (no /metrics: {exc})")
-        after_metrics(admin, out)
+        print(f"\n== {admin}/metrics: specmon_violations_total (OpenMetrics: the exemplar "
+              "is the last violating trace id)")
+        req = urllib.request.Request(f"{admin}/metrics",
+                                     headers={"Accept": "application/openmetrics-text"})
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            for line in resp.read().decode().splitlines():
+                if line.startswith("specmon_violations_total") and " 0.0" not in line:
+                    print("   " + line)
+        after_metrics(prom)
     finally:
+        if prom is not None:
+            prom.stop()
         daemon.send_signal(signal.SIGTERM)
         rc = daemon.wait(30)
     print(f"\n== SIGTERM: specmon run drained, checkpointed and exited {rc}")

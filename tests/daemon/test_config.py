@@ -109,3 +109,27 @@ def test_docs_daemon_md_names_exactly_the_environment_variables_there_are():
 
     doc = (Path(__file__).parents[2] / "docs" / "daemon.md").read_text()
     assert set(re.findall(r"SPECMON_[A-Z_]*[A-Z]", doc)) == set(ENV)
+
+
+def test_every_setting_has_an_environment_variable():
+    import msgspec.inspect as mi
+
+    def leaves(t, path):
+        if isinstance(t, mi.UnionType):
+            t = next((x for x in t.types if isinstance(x, mi.StructType)), t)
+        if not isinstance(t, mi.StructType):
+            yield path
+            return
+        for f in t.fields:
+            yield from leaves(f.type, (*path, f.name))
+
+    settings = set(leaves(mi.type_info(Config), ()))
+    # per-spec entries are a list (SPECMON_SPECS sets the paths); kafka has its own section
+    settings = {p for p in settings if p[0] != "specs" and p[:2] != ("sources", "kafka")}
+    assert settings - set(ENV.values()) == set()
+
+
+def test_webhook_headers_come_from_the_environment_as_a_yaml_mapping():
+    cfg = load_config(env={"SPECMON_REPORTS_WEBHOOK_URL": "http://am:9093/api/v2/alerts",
+                           "SPECMON_REPORTS_WEBHOOK_HEADERS": "{Authorization: Bearer x}"})
+    assert cfg.reports.webhook.headers == {"Authorization": "Bearer x"}

@@ -110,3 +110,29 @@ def test_a_spec_no_configured_source_can_feed_stops_start_up(tmp_path):
     with pytest.raises(ConfigError, match=r"spec lease .* maps only JSON events .* add "
                        r"`sources.kafka`, or a `spans:` section"):
         Runner(config(tmp_path, SPECMON_SPECS=str(lease)))
+
+
+def test_runner_stats_count_checkpoints_the_wal_and_reports(tmp_path):
+    runner, _ = asyncio.run(session(config(tmp_path), capture("p0", T0)))
+    st = runner.stats
+    assert st["reports_emitted"] == 1
+    assert st["checkpoints"] == 2  # after start-up, at stop
+    assert st["wal_refused"] == 0 and st["checkpoint_failures"] == 0
+    assert st["report_file_rotations"] == 0
+
+
+def test_a_torn_last_report_line_is_cut_and_written_again_whole(tmp_path):
+    cfg = config(tmp_path)
+    asyncio.run(session(cfg, capture("p0", T0)))
+    path = tmp_path / "reports.jsonl"
+    whole = path.read_bytes()
+    ck = tmp_path / "ck"
+    saved = (ck / "checkpoint.msgpack").read_bytes()
+    asyncio.run(session(cfg, capture("p9", T0 + SECOND)))  # a second report
+    # a crash: killed while writing p9's report line, before any checkpoint covered p9
+    (ck / "checkpoint.msgpack").write_bytes(saved)
+    data = path.read_bytes()
+    path.write_bytes(data[: len(whole) + 10])  # the second report torn mid-line
+    asyncio.run(session(cfg))
+    got = [r["key"] for r in reports(tmp_path)]
+    assert got == ["p0", "p9"]

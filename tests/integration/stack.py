@@ -1,15 +1,13 @@
 """Real processes on 127.0.0.1 for the end-to-end tests, the latency benchmark and the
-demo: ``specmon run`` as a subprocess and Debian's ``prometheus`` scraping it every
-second with the shipped alert rules loaded (TOOLS.md: ready in ~50 ms, alerts firing
+demo: ``specmon run`` as a subprocess (``tests.integration.daemon``) and Debian's
+``prometheus`` scraping it every second with the shipped alert rules loaded (TOOLS.md: ready in ~50 ms, alerts firing
 0.4-0.8 s after a counter moves). Each is stopped by its own pid."""
 
 from __future__ import annotations
 
 import json
-import os
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 import urllib.error
@@ -19,10 +17,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+from tests.integration.daemon import Daemon
+
 ROOT = Path(__file__).resolve().parents[2]
 RULES = ROOT / "deploy" / "helm" / "specmon" / "files" / "rules.yml"
 DASHBOARD = ROOT / "deploy" / "helm" / "specmon" / "files" / "dashboard.json"
-SPECMON = [sys.executable, "-c", "import sys; from monitor.cli import main; sys.exit(main())"]
 
 T = TypeVar("T")
 
@@ -49,64 +48,42 @@ def wait_for(probe: Callable[[], T | None], timeout: float, what: str,
         time.sleep(interval)
 
 
+def terminate(proc: subprocess.Popen, log: Any) -> int:
+    """SIGTERM (SIGKILL after 30 s) the process we started; its exit code."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    log.close()
+    return proc.returncode
+
+
 def get(url: str, accept: str | None = None) -> bytes:
     req = urllib.request.Request(url, headers={"Accept": accept} if accept else {})
     with urllib.request.urlopen(req, timeout=5) as resp:
         return resp.read()
 
 
-class Daemon:
-    """``specmon run --spec DIR`` on free ports, no checkpoint; ``env`` adds SPECMON_*."""
+def start_daemon(workdir: Path, *specs: Path | str, env: dict[str, str] | None = None,
+                 checkpoint: bool = False) -> Daemon:
+    """``specmon run --spec DIR...`` on ephemeral ports (tests.integration.daemon), no
+    checkpoint unless asked; ``env`` adds SPECMON_* variables."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    args = [a for spec in specs for a in ("--spec", str(Path(spec).resolve()))]
+    if not checkpoint:
+        args.append("--no-checkpoint")
+    return Daemon(workdir, *args, env=env).start()
 
-    def __init__(self, *specs: Path | str, env: dict[str, str] | None = None,
-                 log: Path | None = None, wait: bool = True) -> None:
-        self.http_port, self.grpc_port, self.admin_port = free_port(), free_port(), free_port()
-        args = [*SPECMON, "run", "--otlp-http-port", str(self.http_port),
-                "--otlp-grpc-port", str(self.grpc_port), "--admin-port", str(self.admin_port),
-                "--no-checkpoint"]
-        for spec in specs:
-            args += ["--spec", str(spec)]
-        self._log = open(log, "wb") if log else tempfile.TemporaryFile()  # noqa: SIM115
-        self.proc = subprocess.Popen(args, cwd=ROOT, env={**os.environ, **(env or {})},
-                                     stdout=subprocess.DEVNULL, stderr=self._log)
-        if wait:
-            self.wait_ready()
 
-    def wait_ready(self) -> Daemon:
-        try:
-            wait_for(self._ready, 30, "specmon run: /readyz")
-        except BaseException:
-            self.stop()
-            raise
-        return self
+def admin_url(daemon: Daemon) -> str:
+    return f"http://127.0.0.1:{daemon.admin_port}"
 
-    def _ready(self) -> bool:
-        if self.proc.poll() is not None:
-            raise RuntimeError(f"specmon run exited {self.proc.returncode}: {self.log()}")
-        return get(f"{self.admin}/readyz") == b"ready\n"
 
-    @property
-    def admin(self) -> str:
-        return f"http://127.0.0.1:{self.admin_port}"
-
-    @property
-    def traces_url(self) -> str:
-        return f"http://127.0.0.1:{self.http_port}/v1/traces"
-
-    def log(self) -> str:
-        self._log.seek(0)
-        return self._log.read().decode(errors="replace")[-4000:]
-
-    def stop(self) -> int:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self._log.close()
-        return self.proc.returncode
+def traces_url(daemon: Daemon) -> str:
+    return f"http://127.0.0.1:{daemon.http_port}/v1/traces"
 
 
 class Prometheus:
@@ -164,14 +141,7 @@ class Prometheus:
                     if r["name"] == name)
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self._log.close()
+        terminate(self.proc, self._log)
 
 
 def dashboard_exprs(rate_interval: str = "10s", range_: str = "5m") -> list[tuple[str, str]]:

@@ -11,6 +11,8 @@ then depend only on the stream, and two runs can be compared report for report."
 from __future__ import annotations
 
 import datetime
+import re
+import shutil
 import subprocess
 import sys
 import threading
@@ -106,15 +108,27 @@ def test_sigterm_drains_checkpoints_and_exits_0_within_the_grace_period(stream, 
     assert stopped["queued"] == 0 and stopped["checkpoint"] is not None
 
 
+def violations_total(d: Daemon) -> float:
+    status, body = d.get("/metrics")
+    assert status == 200
+    return sum(float(line.rsplit(" ", 1)[1]) for line in body.decode().splitlines()
+               if line.startswith("specmon_violations_total{"))
+
+
 def test_a_clean_restart_continues_where_it_stopped(stream, uninterrupted, tmp_path):
     d = daemon(tmp_path).start()
     try:
         half = len(stream) // 2
         send_all(d, stream[:half])
+        wait_for(lambda: violations_total(d) == len(report_lines(tmp_path / "reports.jsonl")),
+                 30, "the counters to match the reports written")
+        before = violations_total(d)
+        assert before > 0
         assert d.terminate() == 0
         d.start()
         restored = next(r for r in d.logs() if r["event"] == "restored")
         assert restored["checkpoint"] is True
+        assert violations_total(d) == before  # the counters continue from the checkpoint
         send_all(d, stream[half:])
         assert d.terminate() == 0
     finally:
@@ -155,3 +169,32 @@ def test_sigkill_mid_stream_then_restart_loses_and_repeats_no_report(
     got = [verdict(r) for r in report_lines(reports)]
     assert len(got) == len(set(got)), "a report was written twice"
     assert sorted(got) == uninterrupted
+
+
+def test_a_bad_config_stops_start_up_with_exit_2_and_the_path(tmp_path):
+    (tmp_path / "bad.yaml").write_text("specs: [{path: x}]\ncheckpoint: {interval: soon}\n")
+    done = subprocess.run([sys.executable, "-c", "import sys; from monitor.cli import main; "
+                           "sys.exit(main())", "run", "bad.yaml"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert done.stderr.startswith("specmon: error: bad.yaml: invalid duration 'soon'")
+    assert done.stderr.rstrip().endswith("- at `$.checkpoint.interval`")
+
+
+def test_the_live_demo_shows_the_report_its_counterexample_and_the_counter(tmp_path):
+    import os
+
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    done = subprocess.run([sys.executable, str(ORDER / "demo_live.py"), "--out",
+                           str(tmp_path)], capture_output=True, text=True, timeout=300,
+                          env=env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    out = done.stdout
+    assert "UNEXPECTED charge for key ord-" in out
+    assert re.search(r"\n +1\. place\(amount=\d+\)", out)  # the counterexample, numbered
+    assert re.search(r"\n +\d+\. charge\(amount=\d+\)  -> VIOLATION\n", out)
+    assert 'specmon_violations_total{kind="unexpected",property="charge",spec="order"}' in out
+    assert out.rstrip().endswith("drained, checkpointed and exited 0")
+    if shutil.which("prometheus"):  # .ci/run installs it: the alert half of the demo
+        assert "SpecViolation firing" in out
+        assert '"alertname": "SpecViolation"' in out and '"property": "charge"' in out

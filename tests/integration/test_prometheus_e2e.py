@@ -12,8 +12,15 @@ from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExport
 from opentelemetry.sdk.trace.export import SpanExportResult
 
 from tests.integration import shop
+from tests.integration.daemon import Daemon
 from tests.integration.receivers import ORDERS
-from tests.integration.stack import Daemon, Prometheus, dashboard_exprs, wait_for
+from tests.integration.stack import (
+    Prometheus,
+    dashboard_exprs,
+    start_daemon,
+    traces_url,
+    wait_for,
+)
 from tests.tools import require_tool
 
 pytestmark = pytest.mark.integration
@@ -31,14 +38,16 @@ def stack(tmp_path_factory):
     target discovery updates every 5 s): ``bug`` gets violating spans, ``clean`` gets
     only legal lifecycles; alerts tell them apart by their ``instance`` label."""
     prometheus = require_tool("prometheus")
-    daemons = [Daemon(ORDERS, env=ENV, wait=False), Daemon(ORDERS, env=ENV, wait=False)]
+    work = tmp_path_factory.mktemp("e2e")
+    daemons: list[Daemon] = []
     try:
-        bug, clean = (d.wait_ready() for d in daemons)
-        prom = Prometheus(prometheus, [f"127.0.0.1:{d.admin_port}" for d in daemons],
-                          tmp_path_factory.mktemp("prometheus"))
+        for name in ("bug", "clean"):
+            daemons.append(start_daemon(work / name, ORDERS, env=ENV))
+        bug, clean = daemons
+        prom = Prometheus(prometheus, [instance(d) for d in daemons], work)
     except BaseException:
         for d in daemons:
-            d.stop()
+            d.close()
         raise
     try:
         # the first scrape of both: every series exists at 0 before any span
@@ -47,8 +56,8 @@ def stack(tmp_path_factory):
         yield bug, clean, prom
     finally:
         prom.stop()
-        codes = [d.stop() for d in daemons]
-        assert codes == [0, 0], [d.log() for d in daemons]
+        codes = [d.terminate() for d in daemons]
+        assert codes == [0, 0], [d.log_path.read_text() for d in daemons]
 
 
 def instance(daemon: Daemon) -> str:
@@ -58,7 +67,7 @@ def instance(daemon: Daemon) -> str:
 def send(daemon: Daemon, steps) -> list[str]:
     """Export the steps' spans with the SDK's OTLP/HTTP exporter; their trace ids."""
     spans = shop.make_spans(steps, t0=time.time_ns())
-    exporter = OTLPSpanExporter(endpoint=daemon.traces_url)
+    exporter = OTLPSpanExporter(endpoint=traces_url(daemon))
     try:
         assert exporter.export(spans) == SpanExportResult.SUCCESS
     finally:

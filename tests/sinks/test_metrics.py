@@ -8,11 +8,13 @@ import asyncio
 import math
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.openmetrics.exposition import generate_latest as generate_openmetrics
 
 from monitor.engine import EngineConfig
-from monitor.sinks.metrics import EVENT_OUTCOMES, INVALID_CAUSES, SpecmonCollector
+from monitor.sinks.metrics import DAEMON_STATS, EVENT_OUTCOMES, INVALID_CAUSES, SpecmonCollector
 from monitor.sources.ingest import SpanIngest
 from tests.integration import shop
 from tests.sinks.runner_shape import (
@@ -53,12 +55,15 @@ def test_every_series_of_a_fresh_runner_is_exported_at_zero():
     src = {"source": "otlp", "kind": "otlp"}
     assert value("specmon_source_connected", src) == 1
     for name in ("specmon_source_records_total", "specmon_source_refused_total",
-                 "specmon_source_dropped_total", "specmon_queue_depth"):
+                 "specmon_source_dropped_total", "specmon_queue_depth",
+                 "specmon_source_lag_records"):
         assert value(name, src) == 0, name
     assert value("specmon_queue_limit", src) == 65_536
     assert value("specmon_event_to_verdict_seconds_count") == 0
     assert value("specmon_event_to_verdict_seconds_bucket", {"le": "+Inf"}) == 0
     assert value("specmon_ready") == 1
+    for name, _, _ in DAEMON_STATS.values():
+        assert value(name) == 0, name
 
 
 def test_event_counts_follow_the_pipeline_and_the_engine():
@@ -163,3 +168,34 @@ def test_series_without_a_violation_carry_no_exemplar():
     rt, ingest, trace_id = _violating_spans_through_ingest()
     om = generate_openmetrics(registry_for(RunnerShape({"orders": rt}))).decode()
     assert om.count("trace_id=") == 1
+
+
+records = st.lists(st.one_of(
+    st.sampled_from(DEMO),  # mapped (some duplicates: the demo's ids repeat)
+    st.just(b'{"type": "shipment.sent"}'),  # unmatched
+    st.just(b'{"type": "payment.voided", "time": "2026-11-02T09:00:00Z"}'),  # no key
+    st.binary(max_size=20),  # mostly malformed
+), max_size=40)
+
+
+@given(records)
+def test_the_outcome_series_partition_every_record_the_pipeline_took(lines):
+    rt = payment_runtime()
+    for line in lines:
+        rt.pipeline.feed_json(line, None)
+    reg = registry_for(RunnerShape({"payment": rt}))
+
+    def outcome(name):
+        return reg.get_sample_value("specmon_events_total", {"spec": "payment", "outcome": name})
+
+    assert outcome("mapped") + outcome("unmatched") + outcome("invalid") == len(lines)
+    causes = sum(reg.get_sample_value("specmon_invalid_records_total",
+                                      {"spec": "payment", "cause": c}) or 0
+                 for c in set(INVALID_CAUSES) | set(rt.pipeline.invalid))
+    assert causes == outcome("invalid")
+    assert outcome("duplicate") + outcome("late") <= outcome("mapped")
+    c = rt.pipeline.engine.counters
+    violations = sum(reg.get_sample_value("specmon_violations_total",
+                                          {"spec": "payment", "kind": k, "property": p})
+                     for k, p in c.by_violation)
+    assert violations == c.violations
