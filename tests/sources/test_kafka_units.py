@@ -152,3 +152,15 @@ def test_unreachable_brokers_stop_start_up_with_an_error_naming_them():
                           [load_specdir(PAYMENT)])
         with pytest.raises(ConfigError, match=rf"cannot use the brokers at '127.0.0.1:{port}'"):
             asyncio.run(src.start())
+
+
+def test_kafka_settings_come_from_the_environment_and_a_secret_need_not_be_in_the_file():
+    from monitor.config import load_config
+
+    cfg = load_config(env={"SPECMON_KAFKA_BOOTSTRAP_SERVERS": "kafka:9092",
+                           "SPECMON_KAFKA_TOPICS": "[payments, otlp_spans]",
+                           "SPECMON_KAFKA_GROUP_INSTANCE_ID": "specmon-0",
+                           "SPECMON_KAFKA_SASL_PLAIN_PASSWORD": "s3cret"})
+    k = cfg.sources.kafka
+    assert (k.bootstrap_servers, k.topics, k.group_instance_id, k.sasl_plain_password) == \
+        ("kafka:9092", ["payments", "otlp_spans"], "specmon-0", "s3cret")
