@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 SPECMON := $(VENV)/bin/specmon
 
-.PHONY: env demo demo-replay prometheus demo-order demo-live test bench bench-otlp bench-latency bench-daemon lint clean image
+.PHONY: env demo demo-replay prometheus demo-order demo-live test bench bench-otlp bench-latency bench-daemon bench-kafka lint clean image
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -75,6 +75,10 @@ bench: env
 # spans/s through the OTLP receivers into the engine, against protobuf parse-only
 bench-otlp: env
 	$(PY) bench/otlp.py
+
+# events/s of the Kafka source (1 and 2 replicas) against plain aiokafka consume + decode
+bench-kafka: env
+	$(PY) bench/kafka.py
 
 # event-to-violation-metric latency of `specmon run` at 20k and 50k spans/s (README table)
 bench-latency: env

@@ -25,6 +25,7 @@ from typing import Any, Literal
 import msgspec
 
 from monitor.errors import ConfigError
+from monitor.sources.kafka_config import KafkaConfig
 from monitor.spec.duration import parse_duration
 
 __all__ = ["ENV", "Config", "Duration", "Size", "load_config"]
@@ -123,7 +124,7 @@ class OtlpSection(_Section):
 
 class SourcesSection(_Section):
     otlp: OtlpSection = OtlpSection()
-    kafka: Any = None  # the kafka source's struct (branch `kafka`)
+    kafka: KafkaConfig | None = None  # consumer group source (docs/kafka.md)
 
 
 class AdminSection(_Section):
@@ -203,6 +204,16 @@ ENV: dict[str, tuple[str, ...]] = {
     "SPECMON_ENGINE_MAX_FINISHED": ("engine", "max_finished"),
     "SPECMON_ENGINE_HISTORY": ("engine", "history"),
     "SPECMON_ENGINE_MAX_BUFFERED": ("engine", "max_buffered"),
+    "SPECMON_KAFKA_BOOTSTRAP_SERVERS": ("sources", "kafka", "bootstrap_servers"),
+    "SPECMON_KAFKA_TOPICS": ("sources", "kafka", "topics"),
+    "SPECMON_KAFKA_PATTERN": ("sources", "kafka", "pattern"),
+    "SPECMON_KAFKA_GROUP_ID": ("sources", "kafka", "group_id"),
+    "SPECMON_KAFKA_GROUP_INSTANCE_ID": ("sources", "kafka", "group_instance_id"),
+    "SPECMON_KAFKA_SECURITY_PROTOCOL": ("sources", "kafka", "security_protocol"),
+    "SPECMON_KAFKA_SASL_MECHANISM": ("sources", "kafka", "sasl_mechanism"),
+    "SPECMON_KAFKA_SASL_PLAIN_USERNAME": ("sources", "kafka", "sasl_plain_username"),
+    "SPECMON_KAFKA_SASL_PLAIN_PASSWORD": ("sources", "kafka", "sasl_plain_password"),
+    "SPECMON_KAFKA_VIOLATIONS_TOPIC": ("sources", "kafka", "violations_topic"),
     "SPECMON_OTLP_HTTP_ENABLED": ("sources", "otlp", "http", "enabled"),
     "SPECMON_OTLP_HTTP_HOST": ("sources", "otlp", "http", "host"),
     "SPECMON_OTLP_HTTP_PORT": ("sources", "otlp", "http", "port"),

@@ -144,6 +144,9 @@ class Runner:
         self.admin_port: int | None = None
         self._admin: Any = None
         self._started = False
+        from monitor.sources.kafka_runner import attach
+
+        self.kafka = attach(self)  # sources.kafka: a consumer group member (docs/kafka.md)
         self._restored = False
 
     @property
@@ -153,7 +156,10 @@ class Runner:
 
     @property
     def last_progress(self) -> float:
-        """Monotonic seconds of the last applied batch or idle tick of the consumer."""
+        """Monotonic seconds of the last applied batch or idle tick of the consumer (with
+        Kafka: the older of that and the Kafka loop's last poll or checkpoint)."""
+        if self.kafka is not None:
+            return min(self.ingest.last_progress, self.kafka.last_progress)
         return self.ingest.last_progress
 
     @property

@@ -127,6 +127,10 @@ class SpecmonCollector(Collector):
         yield from self._spec_metrics()
         yield from self._source_metrics()
         yield from self._runner_metrics()
+        if getattr(self.runner, "kafka", None) is not None:
+            from monitor.sinks.kafka_metrics import kafka_metrics
+
+            yield from kafka_metrics(self.runner.kafka)
 
     # -- families ------------------------------------------------------------------
 
