@@ -2,6 +2,7 @@
 
 Public API only; everything else is internal."""
 
+from monitor.check import check_trace
 from monitor.errors import (
     ConfigError,
     MappingError,
@@ -10,6 +11,7 @@ from monitor.errors import (
     SpecDefinitionError,
     SpecmonError,
 )
+from monitor.explore.check import explore
 from monitor.spec import Spec, action, choose, invariant, require, within
 
 __all__ = [
@@ -21,7 +23,9 @@ __all__ = [
     "SpecDefinitionError",
     "SpecmonError",
     "action",
+    "check_trace",
     "choose",
+    "explore",
     "invariant",
     "require",
     "within",

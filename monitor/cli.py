@@ -30,7 +30,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    from monitor import cli_replay
+    from monitor import cli_check, cli_diagram, cli_generate, cli_replay, cli_run
 
     parser = argparse.ArgumentParser(
         prog="specmon",
@@ -38,6 +38,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     cli_replay.add_commands(sub)
+    cli_check.add_commands(sub)
+    cli_run.add_commands(sub)
+    cli_generate.add_commands(sub)
+    cli_diagram.add_commands(sub)
     return parser
 
 
@@ -55,10 +59,14 @@ def duration_arg(text: str) -> float:
 
 
 def positive_int(text: str) -> int:
+    return whole_number(text, 1)
+
+
+def whole_number(text: str, minimum: int = 0) -> int:
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a number >= 1, got {value}")
+    if value < minimum:
+        raise argparse.ArgumentTypeError(f"expected a number >= {minimum}, got {value}")
     return value

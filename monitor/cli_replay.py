@@ -14,11 +14,23 @@ __all__ = ["add_commands"]
 def add_commands(sub: Any) -> None:
     p = sub.add_parser(
         "replay", help="check recorded logs against a spec",
-        description="Replay JSON-lines logs (plain or gzip) through a spec. Exit 0 when "
-        "clean, 1 when violations or spec errors were found, 2 on bad usage or config.",
+        description="Replay recorded telemetry (plain or gzip) through a spec: JSON-lines "
+        "events, OTLP JSON lines, length-prefixed OTLP protobuf or a Jaeger JSON export, "
+        "detected per file. Exit 0 when clean, 1 when violations or spec errors were "
+        "found, 2 on bad usage or config.",
     )
     p.add_argument("specdir", help="spec directory (spec.py + mapping.yaml)")
-    p.add_argument("inputs", nargs="+", metavar="INPUT", help="JSON-lines files (.gz ok)")
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="input files (.gz ok)")
+    p.add_argument("--format", dest="input_format", default="auto",
+                   choices=["auto", *input_formats(), "itf"],
+                   help="input format (default auto: detected from each file's first "
+                   "bytes): " + "; ".join(f"{k}: {v}" for k, v in input_formats().items())
+                   + "; itf: ITF traces (Apalache, quint run --out-itf), one per file, "
+                   "steps taken as actions without the mapping")
+    p.add_argument("--key", help="itf: the instance key of the traces (default: file name)")
+    p.add_argument("--coverage-out", metavar="FILE",
+                   help="write transition coverage (how often each transition was taken) "
+                   "for `specmon diagram --coverage`")
     p.add_argument("--report", metavar="FILE", help="write violation reports as JSON lines")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.add_argument("--workers", type=positive_int, default=1,
@@ -32,6 +44,13 @@ def add_commands(sub: Any) -> None:
     v.add_argument("specdir")
     v.add_argument("--json", action="store_true", help="print the result as JSON")
     v.set_defaults(handler=run_validate)
+
+
+def input_formats() -> dict[str, str]:
+    """Name -> description of every ``--format`` (the registry in trace_files)."""
+    from monitor.sources.trace_files import FORMATS
+
+    return {name: fmt.help for name, fmt in FORMATS.items()}
 
 
 def add_engine_flags(p: argparse.ArgumentParser) -> None:
@@ -62,7 +81,7 @@ def engine_config(args: argparse.Namespace) -> Any:
 
 
 def run_replay(args: argparse.Namespace) -> int:
-    from monitor.replay import replay
+    from monitor.replay import replay, where
     from monitor.specdir import load_specdir
 
     specdir = load_specdir(args.specdir)
@@ -70,11 +89,16 @@ def run_replay(args: argparse.Namespace) -> int:
     bar = _ProgressBar() if sys.stderr.isatty() and not args.no_progress else None
 
     def on_bad(cause: str, origin: Any, message: str) -> None:
-        where = f"{origin.file}:{origin.line}" if hasattr(origin, "line") else str(origin)
-        print(f"specmon: skipped {cause} record at {where}: {message}", file=sys.stderr)
+        print(f"specmon: skipped {cause} record at {where(origin)}: {message}", file=sys.stderr)
 
-    result = replay(specdir, args.inputs, config, workers=args.workers, on_bad=on_bad,
-                    progress=bar)
+    from monitor.replay_itf import is_itf, replay_itf
+
+    if args.input_format == "itf" or (args.input_format == "auto" and all(
+            is_itf(p) for p in args.inputs)):
+        result = replay_itf(specdir, args.inputs, config, key=args.key, on_bad=on_bad)
+    else:
+        result = replay(specdir, args.inputs, config, workers=args.workers, on_bad=on_bad,
+                        progress=bar, input_format=args.input_format)
     if bar:
         bar.close()
     if args.report:
@@ -84,11 +108,30 @@ def run_replay(args: argparse.Namespace) -> int:
     summary = result.summary()
     if args.report:
         summary["report"] = args.report
+    if args.coverage_out:
+        write_coverage(args.coverage_out, specdir, result)
+        summary["coverage"] = args.coverage_out
     if args.json:
         print_json(summary)
     else:
         _print_summary(summary, result.reports)
     return result.exit_code
+
+
+def write_coverage(path: str, specdir: Any, result: Any) -> None:
+    from pathlib import Path
+
+    from monitor.cli_generate import write_json
+    from monitor.explore.coverage import canonical, coverage_doc
+
+    counts: dict[Any, int] = {}
+    for src, action, args, dst, n in result.transitions:
+        k = (canonical(src), action, canonical(args), canonical(dst))
+        counts[k] = counts.get(k, 0) + n
+    uncounted = {k: int(result.engine.get(f"transitions_{k}", 0))
+                 for k in ("ambiguous", "overflow")}
+    write_json(Path(path), coverage_doc(specdir.name, specdir.model.fields, counts,
+                                        uncounted=uncounted))
 
 
 def _print_summary(s: dict[str, Any], reports: list[bytes]) -> None:
@@ -125,10 +168,16 @@ def explain(r: dict[str, Any]) -> str:
         return "\n".join(lines) + "\n"
     lines.append(f"  {r['kind'].upper()} {r['property']} for key {r['key']}: {r['message']}")
     origin = r.get("origin")
-    if isinstance(origin, dict) and "file" in origin:
-        lines.append(f"  at {origin['file']}:{origin.get('line')}")
+    if isinstance(origin, dict) and "line" in origin:
+        lines.append(f"  at {origin['file']}:{origin['line']}")
+    elif isinstance(origin, dict) and "file" in origin:
+        lines.append("  at " + " ".join([origin["file"]] + [f"{k} {v}" for k, v in
+                                                           origin.items() if k != "file"]))
     elif origin:
         lines.append(f"  at {origin}")
+    if r.get("trace_id"):
+        lines.append(f"  trace {r['trace_id']}" + (f" span {r['span_id']}"
+                                                   if r.get("span_id") else ""))
     for i, h in enumerate(r.get("history", []), 1):
         args = ", ".join(f"{k}={v!r}" for k, v in h["args"].items())
         lines.append(f"   {i}. {h['action']}({args})  -> {_states(h['states'])}")
@@ -154,13 +203,16 @@ def run_validate(args: argparse.Namespace) -> int:
                     for a in sd.model.actions.values()},
         "invariants": [n for n, _ in sd.model.invariants],
         "deadlines": {w.name: w.seconds for w in sd.model.withins},
+        # which inputs the mapping can read: events (JSON records), spans (OTLP)
+        "sections": [n for n in ("events", "spans") if getattr(sd.mapping, n) is not None],
         "ok": True,
     }
     if args.json:
         print_json(info)
     else:
         print(f"{sd.path}: ok — spec {sd.model.name}: {len(info['actions'])} actions, "
-              f"{len(info['invariants'])} invariants, {len(info['deadlines'])} deadlines")
+              f"{len(info['invariants'])} invariants, {len(info['deadlines'])} deadlines; "
+              f"maps {' and '.join(info['sections'])}")
     return 0
 
 

@@ -15,7 +15,7 @@ from monitor.errors import ConfigError, SpecDefinitionError
 from monitor.mapping import Mapping, load_mapping
 from monitor.spec import Spec, SpecModel, model_of
 
-__all__ = ["SpecDir", "load_spec_class", "load_specdir"]
+__all__ = ["SpecDir", "find_spec_class", "load_spec_class", "load_specdir"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,13 +76,30 @@ def load_spec_class(spec_file: Path, wanted: str | None = None) -> type[Spec]:
     if wanted is not None:
         if wanted not in found:
             raise ConfigError(
-                f"{spec_file}: no Spec class named {wanted!r} (mapping.yaml `spec:`); "
+                f"{spec_file}: no Spec class named {wanted!r} (mapping.yaml `spec:` or --spec); "
                 f"found: {', '.join(sorted(found)) or 'none'}"
             )
         return found[wanted]
     if len(found) != 1:
         raise ConfigError(
             f"{spec_file}: expected exactly one Spec subclass, found "
-            f"{', '.join(sorted(found)) or 'none'}; name one with `spec: ClassName` in mapping.yaml"
+            f"{', '.join(sorted(found)) or 'none'}; name one with `spec: ClassName` in mapping.yaml "
+            "(or --spec ClassName)"
         )
     return next(iter(found.values()))
+
+
+def find_spec_class(path: str | Path, wanted: str | None = None) -> type[Spec]:
+    """The spec class of a spec directory (or of a ``spec.py`` file) without loading the
+    mapping: ``wanted`` by name, else the one named by ``spec:`` in ``mapping.yaml`` if
+    there is one, else the only Spec class in ``spec.py``. For commands that use the
+    spec alone (``check``)."""
+    root = Path(path)
+    if root.is_file():
+        return load_spec_class(root, wanted)
+    if not root.is_dir():
+        raise ConfigError(f"{root}: not a directory; a spec directory holds spec.py and mapping.yaml")
+    mapping_file = root / "mapping.yaml"
+    if wanted is None and mapping_file.is_file():
+        wanted = _peek_spec_class(mapping_file.read_text(encoding="utf-8"))
+    return load_spec_class(root / "spec.py", wanted)

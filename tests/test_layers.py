@@ -59,8 +59,8 @@ def test_the_probe_would_see_an_io_import():
 def test_the_public_api_is_pinned():
     assert monitor.__all__ == [
         "ConfigError", "MappingError", "RecordError", "SnapshotError", "Spec",
-        "SpecDefinitionError", "SpecmonError", "action", "choose", "invariant", "require",
-        "within",
+        "SpecDefinitionError", "SpecmonError", "action", "check_trace", "choose", "explore",
+        "invariant", "require", "within",
     ]
     assert dir(monitor) == monitor.__all__
     for name in monitor.__all__:

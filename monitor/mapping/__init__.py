@@ -42,9 +42,11 @@ from monitor.errors import MappingError
 from monitor.mapping.events import EventMapper
 from monitor.mapping.rules import compile_section
 from monitor.mapping.schema import MappingFile
+from monitor.mapping.span_rules import compile_spans
+from monitor.mapping.spans import SpanBatch, SpanMapper
 from monitor.spec.model import SpecModel
 
-__all__ = ["EventMapper", "Mapping", "load_mapping"]
+__all__ = ["EventMapper", "Mapping", "SpanBatch", "SpanMapper", "load_mapping"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +55,7 @@ class Mapping:
 
     spec_class: str | None
     events: EventMapper | None
+    spans: SpanMapper | None = None
 
 
 def load_mapping(text: str, *, filename: str, model: SpecModel) -> Mapping:
@@ -61,17 +64,20 @@ def load_mapping(text: str, *, filename: str, model: SpecModel) -> Mapping:
     if doc is None:
         doc = {}
     if not isinstance(doc, dict):
-        raise MappingError(f"{filename}: $: expected a mapping with an `events:` section, "
+        raise MappingError(f"{filename}: $: expected a mapping with an `events:` or `spans:` section, "
                            f"got {type(doc).__name__}")
     try:
         parsed = msgspec.convert(doc, MappingFile)
     except msgspec.ValidationError as exc:
         raise MappingError(f"{filename}: {exc}") from None
-    if parsed.events is None:
-        raise MappingError(f"{filename}: no source section; add `events:` with rules "
-                           "(see docs/mapping.md)")
-    events = EventMapper(compile_section(parsed.events, model, filename))
-    return Mapping(spec_class=parsed.spec, events=events)
+    if parsed.events is None and parsed.spans is None:
+        raise MappingError(f"{filename}: no source section; add `events:` (JSON records) "
+                           "or `spans:` (OpenTelemetry spans) with rules (see docs/mapping.md)")
+    events = (EventMapper(compile_section(parsed.events, model, filename))
+              if parsed.events is not None else None)
+    spans = (SpanMapper(compile_spans(parsed.spans, model, filename))
+             if parsed.spans is not None else None)
+    return Mapping(spec_class=parsed.spec, events=events, spans=spans)
 
 
 class _Loader(yaml.SafeLoader):

@@ -91,6 +91,11 @@ class EventMapper:
 
     # -- the public interface ------------------------------------------------------
 
+    @property
+    def section(self) -> Section:
+        """The compiled rules (read by tools that invert the mapping: ``generate``)."""
+        return self._section
+
     def map_bytes(self, raw: bytes, origin: Any) -> Event | None:
         """Decode one JSON document and map it: the Event (``record=raw``), None when
         no rule matches, or ``RecordError`` when a matching record is unusable."""

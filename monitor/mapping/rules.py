@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from msgspec import UNSET
 
@@ -33,7 +34,8 @@ from monitor.mapping.schema import (
 )
 from monitor.spec.model import ActionInfo, SpecModel
 
-__all__ = ["Arg", "Cond", "Rule", "Section", "Source", "compile_section", "norm"]
+__all__ = ["UNMAPPED", "Arg", "Cond", "Fail", "Rule", "Section", "Source", "check_action",
+           "check_params", "compile_section", "convert_const", "index_by", "norm"]
 
 
 class _JsonBool:
@@ -121,6 +123,12 @@ class Section:
         return out
 
 
+class Fail(Protocol):
+    """What the shared checks need: an error naming the file and the field path."""
+
+    def fail(self, where: str, message: str) -> MappingError: ...
+
+
 class _Checker:
     """Raises ``MappingError`` as ``{filename}: {json path}: {message}``."""
 
@@ -173,7 +181,7 @@ def compile_section(section: EventsSection, model: SpecModel, filename: str) -> 
 def _rule(r: EventRule, i: int, model: SpecModel, check: _Checker, key: tuple[Source, ...],
           time: Path, ident: Path | None) -> Rule:
     where = f"$.events.rules[{i}]"
-    act = _action(r.action, model, check, f"{where}.action")
+    act = check_action(r.action, model, check, f"{where}.action")
     conds = []
     for path, value in r.when.items():
         values = value if isinstance(value, list) else [value]
@@ -198,7 +206,9 @@ def _rule(r: EventRule, i: int, model: SpecModel, check: _Checker, key: tuple[So
     )
 
 
-def _action(name: str, model: SpecModel, check: _Checker, where: str) -> ActionInfo:
+def check_action(name: str, model: SpecModel, check: Fail, where: str) -> ActionInfo:
+    """The observable action ``name`` of ``model`` (``MappingError`` otherwise); shared
+    by every section."""
     act = model.actions.get(name)
     observable = ", ".join(a.name for a in model.observed)
     if act is None:
@@ -209,27 +219,47 @@ def _action(name: str, model: SpecModel, check: _Checker, where: str) -> ActionI
     return act
 
 
-def _args(r: EventRule, act: ActionInfo, check: _Checker, where: str) -> tuple[Arg, ...]:
-    for name in r.args:
+#: a parameter the mapping leaves to its Python default
+UNMAPPED = object()
+
+
+def check_params(given: dict[str, Any], act: ActionInfo, check: Fail, where: str,
+                 hint: str) -> list[tuple[str, Converter, Any, Any]]:
+    """(name, converter, mapped value or ``UNMAPPED``, Python default) per parameter of
+    ``act`` in signature order; a mapped name that is no parameter, or an unmapped
+    parameter without a default, is a ``MappingError`` (``hint``: how to map one)."""
+    for name in given:
         if name not in act.params:
             raise check.fail(f"{where}.args.{name}", f"{act.qualname} has no parameter "
                              f"{name!r}; its parameters are ({', '.join(act.params)})")
     signature = inspect.signature(act.fn).parameters
     out = []
     for name, annotation in zip(act.params, act.types):
-        conv = arg_converter(annotation)
-        value = r.args.get(name)
-        if value is None:
-            default = signature[name].default
-            if default is inspect.Parameter.empty:
-                raise check.fail(f"{where}.args", f"parameter {name!r} of {act.qualname} is "
-                                 f"not mapped; add `{name}: <path>` or `{name}: {{const: ...}}`")
+        value = given.get(name, UNMAPPED)
+        default = signature[name].default
+        if value is UNMAPPED and default is inspect.Parameter.empty:
+            raise check.fail(f"{where}.args", f"parameter {name!r} of {act.qualname} is not "
+                             f"mapped; add `{name}: <{hint}>` or `{name}: {{const: ...}}`")
+        out.append((name, arg_converter(annotation), value, default))
+    return out
+
+
+def convert_const(value: Any, conv: Converter, act: ActionInfo, name: str, check: Fail,
+                  where: str) -> Any:
+    """A constant argument converted once, when the mapping loads."""
+    try:
+        return conv.fn(value)
+    except BadValue as exc:
+        raise check.fail(f"{where}.args.{name}", f"{exc} ({act.qualname}.{name})") from None
+
+
+def _args(r: EventRule, act: ActionInfo, check: _Checker, where: str) -> tuple[Arg, ...]:
+    out = []
+    for name, conv, value, default in check_params(r.args, act, check, where, "path"):
+        if value is UNMAPPED:
             out.append(Arg(name, Source(None, default), conv))
         elif isinstance(value, Const):
-            try:
-                const = conv.fn(value.const)
-            except BadValue as exc:
-                raise check.fail(f"{where}.args.{name}", f"{exc} ({act.qualname}.{name})") from None
+            const = convert_const(value.const, conv, act, name, check, where)
             out.append(Arg(name, Source(None, const), conv))
         else:
             out.append(Arg(name, Source(check.path(value, f"{where}.args.{name}")), conv))
@@ -262,16 +292,28 @@ def _dispatch(rules: tuple[Rule, ...]) -> tuple[Path | None, dict[Any, tuple[Rul
     if not counts:
         return None, {}, rules
     best = max(counts, key=counts.__getitem__)  # max keeps the first of equal counts
-    table: dict[Any, list[Rule]] = {}
-    default: list[Rule] = []
+    table, default = index_by(
+        rules, lambda r: next(((c, c.values) for c in r.conds if c.path == best), None))
+    return best, table, default
+
+
+def index_by(rules: Any, pick: Callable[[Any], tuple[Any, Any] | None]) -> tuple[
+        dict[Any, tuple[Any, ...]], tuple[Any, ...]]:
+    """Index rules by the values of the condition ``pick(rule)`` returns (``(condition,
+    values)``, or None when the rule has none), keeping file order; the condition is
+    removed from the indexed copies. Rules without one are candidates for every value,
+    and the default for values not in the table."""
+    table: dict[Any, list[Any]] = {}
+    default: list[Any] = []
     for r in rules:
-        cond = next((c for c in r.conds if c.path == best), None)
-        if cond is None:
+        found = pick(r)
+        if found is None:
             default.append(r)
             for entry in table.values():
                 entry.append(r)
             continue
+        cond, values = found
         rest = dataclasses.replace(r, conds=tuple(c for c in r.conds if c is not cond))
-        for v in cond.values:
+        for v in values:
             table.setdefault(v, list(default)).append(rest)
-    return best, {v: tuple(rs) for v, rs in table.items()}, tuple(default)
+    return {v: tuple(rs) for v, rs in table.items()}, tuple(default)

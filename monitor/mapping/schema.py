@@ -18,6 +18,8 @@ from typing import Any, Literal
 import msgspec
 from msgspec import UNSET, UnsetType
 
+from monitor.mapping.span_schema import SpansSection
+
 __all__ = ["SCALAR_TYPES", "Const", "EventRule", "EventsSection", "KeySpec", "MappingFile",
            "PathSpec"]
 
@@ -72,3 +74,5 @@ class MappingFile(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     #: which Spec class of spec.py to monitor (needed only when it defines several)
     spec: str | None = None
     events: EventsSection | None = None
+    #: OpenTelemetry spans (span_schema.py, docs/mapping.md "Spans")
+    spans: SpansSection | None = None

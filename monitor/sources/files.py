@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gzip
 import os
+import zlib
 from collections.abc import Iterator
 from typing import IO
 
@@ -42,12 +43,20 @@ class LineReader:
         self.path = path
         self._file = open_input(path)
         self._raw = getattr(self._file, "fileobj", None) or self._file
+        #: (line number, reason) when the file could not be read to its end
+        self.broken: tuple[int, str] | None = None
 
     def __iter__(self) -> Iterator[tuple[bytes, int]]:
+        lineno = 0
         with self._file as f:
-            for lineno, line in enumerate(f, 1):
-                if not line.isspace():
-                    yield line, lineno
+            try:
+                for lineno, line in enumerate(f, 1):
+                    if not line.isspace():
+                        yield line, lineno
+            except (EOFError, OSError, zlib.error) as exc:
+                # a cut-off or corrupt gzip stream: what came before was read; the
+                # caller counts the rest as one malformed record instead of crashing
+                self.broken = (lineno + 1, f"{type(exc).__name__}: {exc}")
 
     def position(self) -> int:
         try:

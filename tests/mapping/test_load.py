@@ -43,7 +43,8 @@ PUSH = "    - {when: {type: push}, action: push, args: {force: data.force}}\n"
 def test_the_public_api_of_the_mapping_package_is_pinned():
     import monitor.mapping
 
-    assert monitor.mapping.__all__ == ["EventMapper", "Mapping", "load_mapping"]
+    assert monitor.mapping.__all__ == ["EventMapper", "Mapping", "SpanBatch", "SpanMapper",
+                                       "load_mapping"]
 
 
 def test_a_valid_mapping_compiles_to_an_event_mapper_and_names_no_class_by_default():
@@ -131,7 +132,7 @@ def test_a_file_without_a_source_section_is_rejected():
 
 def test_a_file_that_is_not_a_mapping_is_rejected():
     with pytest.raises(MappingError, match=r"^door\.yaml: \$: expected a mapping with an "
-                                           r"`events:` section, got list$"):
+                                           r"`events:` or `spans:` section, got list$"):
         load("- events\n")
 
 

@@ -82,7 +82,8 @@ def raw(**fields) -> bytes:
     ("events:\n  key: 'a..b'\n  rules:\n    - action: tag\n      args: {labels: a}\n",
      r"m\.yaml: \$\.events\.key: empty path segment"),
     ("events: [\n", r"m\.yaml: line \d+, column \d+: not valid YAML"),
-    ("spans: {}\n", r"m\.yaml: Object contains unknown field `spans`"),
+    ("spans: {}\n", r"m\.yaml: Object missing required field `rules` - at `\$\.spans`"),
+    ("spanz: {}\n", r"m\.yaml: Object contains unknown field `spanz`"),
     ("{}\n", r"m\.yaml: no source section"),
 ])
 def test_invalid_mappings_are_rejected_with_file_and_path(text, message):
