@@ -110,16 +110,26 @@ def generate_scenarios(graph: StateGraph, *, hidden_steps: int = 2, max_steps: i
     total = pos = 0
     scenarios: list[Scenario] = []
     while left and total < max_total_steps:
-        while covered[order[pos]]:
+        while pos < len(order) and covered[order[pos]]:
             pos += 1
+        if pos == len(order):
+            break  # the rest cannot be reached within the monitor's hidden-step bound
         first = order[pos]
         walk = [*_tree_path(graph, edges, edges[first].src), first]
+        run = _hidden_run([edges[i] for i in walk], hidden_steps)
+        if run is None:
+            # the shortest path there has more hidden steps in a row than the monitor
+            # infers before an observed one: no positive scenario shows this edge
+            pos += 1
+            continue
         fresh = _cover(walk, covered)
         at = edges[first].dst
-        while left - fresh and len(walk) < max_steps:
-            route = _to_uncovered(at, out, edges, covered, max_steps - len(walk))
-            if route is None:
+        while left - fresh and len(walk) < max_steps and run <= hidden_steps:
+            found = _to_uncovered(at, run, hidden_steps, out, edges, covered,
+                                  max_steps - len(walk))
+            if found is None:
                 break
+            route, run = found
             fresh += _cover(route, covered)
             walk.extend(route)
             at = edges[route[-1]].dst
@@ -168,34 +178,58 @@ def _stamped(scenarios: list[Scenario]) -> list[Scenario]:
     return out
 
 
-def _to_uncovered(start: int, out: dict[int, list[int]], edges: list[Edge],
-                  covered: bytearray, radius: int) -> list[int] | None:
-    """Edge indices of a shortest walk of at most ``radius`` steps from ``start``
-    ending in an uncovered edge (at most ``BFS_LIMIT`` states looked at)."""
-    came: dict[int, int | None] = {start: None}
-    dist = {start: 0}
-    queue = deque([start])
+def _hidden_run(walk: list[Edge], limit: int) -> int | None:
+    """Hidden steps at the walk's end, or None if some observed step comes after more
+    than ``limit`` hidden steps in a row (the monitor would not infer them)."""
+    run = 0
+    for e in walk:
+        if e.hidden:
+            run += 1
+        elif run > limit:
+            return None
+        else:
+            run = 0
+    return run
+
+
+def _to_uncovered(start: int, run0: int, limit: int, out: dict[int, list[int]],
+                  edges: list[Edge], covered: bytearray, radius: int
+                  ) -> tuple[list[int], int] | None:
+    """(edge indices, hidden steps at its end) of a shortest walk of at most ``radius``
+    steps from ``start`` ending in an uncovered edge (at most ``BFS_LIMIT`` states looked
+    at). ``run0`` hidden steps precede ``start``; an observed step may follow at most
+    ``limit`` hidden ones (the monitor's ``hidden_steps``), so the search is over
+    (state, hidden run) pairs; a longer hidden run may only end the scenario."""
+    origin = (start, run0)
+    came: dict[tuple[int, int], tuple[int, tuple[int, int]] | None] = {origin: None}
+    dist = {origin: 0}
+    queue = deque([origin])
     while queue and len(came) < BFS_LIMIT:
-        s = queue.popleft()
-        if dist[s] >= radius:
+        node = queue.popleft()
+        s, run = node
+        if dist[node] >= radius:
             continue
+        nexts = []
         for i in out.get(s, ()):
+            e = edges[i]
+            nrun = run + 1 if e.hidden else 0
+            if not e.hidden and run > limit:
+                continue
             if not covered[i]:
                 route = [i]
-                node = s
-                while came[node] is not None:
-                    j = came[node]
-                    assert j is not None
-                    route.append(j)
-                    node = edges[j].src
+                back = came[node]
+                while back is not None:
+                    route.append(back[0])
+                    back = came[back[1]]
                 route.reverse()
-                return route
-        for i in out.get(s, ()):
-            d = edges[i].dst
-            if d not in came:
-                came[d] = i
-                dist[d] = dist[s] + 1
-                queue.append(d)
+                return route, nrun
+            if nrun <= limit:
+                nexts.append(((e.dst, nrun), i))
+        for key, i in nexts:
+            if key not in came:
+                came[key] = (i, node)
+                dist[key] = dist[node] + 1
+                queue.append(key)
     return None
 
 
