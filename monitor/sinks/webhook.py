@@ -30,6 +30,7 @@ import msgspec
 
 from monitor.config import WebhookSink
 from monitor.sinks.logs import log
+from monitor.sources.ingest import cancel_and_wait
 
 __all__ = ["Webhook", "alertmanager_payload"]
 
@@ -91,11 +92,7 @@ class Webhook:
             return
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._drained.wait(), timeout)
-        self._task.cancel()
-        try:
-            await self._task
-        except asyncio.CancelledError:
-            pass
+        await cancel_and_wait(self._task)
         self._task = None
         self.stats["dropped"] += len(self._queue)
         self._queue.clear()

@@ -26,6 +26,7 @@ idle the consumer advances the engine's watermark with the wall clock every
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import time
 from collections import deque
@@ -37,7 +38,7 @@ import msgspec
 from monitor.errors import SpecmonError
 from monitor.pipeline import Pipeline, Report
 
-__all__ = ["IngestStats", "OtlpOrigin", "Overloaded", "Service", "SpanIngest"]
+__all__ = ["IngestStats", "OtlpOrigin", "Overloaded", "Service", "SpanIngest", "cancel_and_wait"]
 
 #: default queue limit in events: 128 OTLP batches of 512 spans (the SDK's batch size);
 #: a mapped span event costs ~615 B queued (measured: key, ids, trace id, record), so
@@ -94,6 +95,13 @@ class IngestStats(msgspec.Struct, kw_only=True):
 
 
 OnReport = Callable[[Report], None]
+
+
+async def cancel_and_wait(task: asyncio.Task[Any]) -> None:
+    """Cancel ``task`` and wait until it has ended (its cancellation is not an error)."""
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 class Service:
@@ -176,11 +184,7 @@ class SpanIngest(Service):
         if self._task is None:
             return
         await self.drained()
-        self._task.cancel()
-        try:
-            await self._task
-        except asyncio.CancelledError:
-            pass
+        await cancel_and_wait(self._task)
         self._task = None
 
     async def drained(self) -> None:
