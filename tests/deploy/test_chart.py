@@ -157,6 +157,20 @@ def test_the_standalone_mode_has_a_deployment_service_and_disruption_budget():
     assert _config(objects)["sources"]["kafka"]["group_id"] == "specmon"
 
 
+def test_kafka_replicas_join_the_group_as_their_pod_and_other_modes_set_no_kafka_variable():
+    def kafka_env(scenario):
+        objects = manifests(render(load_values(SCENARIOS[scenario])))
+        pods = [o["spec"]["template"]["spec"] for o in objects if o["kind"] == "Deployment"]
+        return [e for pod in pods for c in pod.get("containers", []) + pod.get("initContainers", [])
+                for e in c.get("env", []) if e["name"].startswith("SPECMON_KAFKA_")]
+
+    assert kafka_env("standalone-kafka") == [{
+        "name": "SPECMON_KAFKA_GROUP_INSTANCE_ID",
+        "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}}]
+    for scenario in ("standalone-otlp", "sidecar-plain", "sidecar-native"):
+        assert kafka_env(scenario) == []
+
+
 def test_a_checkpoint_claim_is_handed_over_by_recreate_and_an_emptydir_rolls():
     with_pvc = one(manifests(render(load_values(SCENARIOS["standalone-otlp"]))), "Deployment")
     assert with_pvc["spec"]["strategy"] == {"type": "Recreate"}

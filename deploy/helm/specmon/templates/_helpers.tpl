@@ -94,9 +94,20 @@ specmon.io/monitor: {{ include "specmon.fullname" . }}
   restartPolicy: Always
   {{- end }}
   args: [run, /etc/specmon/config/config.yaml]
-  {{- with .Values.extraEnv }}
+  {{- $staticMember := and (not $sidecar) .Values.kafka }}
+  {{- if or .Values.extraEnv $staticMember }}
   env:
+    {{- if $staticMember }}
+    # static group membership: a restarted pod rejoins as itself, without a rebalance
+    # of the whole group (only set with kafka: any SPECMON_KAFKA_* turns the source on)
+    - name: SPECMON_KAFKA_GROUP_INSTANCE_ID
+      valueFrom:
+        fieldRef:
+          fieldPath: metadata.name
+    {{- end }}
+    {{- with .Values.extraEnv }}
     {{- toYaml . | nindent 4 }}
+    {{- end }}
   {{- end }}
   ports:
     - name: metrics
