@@ -98,6 +98,9 @@ DAEMON_STATS = {
                     "Requests refused because the write-ahead log was full"),
     "reports_emitted": ("specmon_reports_total", "counter",
                         "Violation and spec-error reports handed to the sinks"),
+    "reports_duplicate": ("specmon_reports_duplicate_total", "counter",
+                          "Kafka reports not emitted again: their report_id was already "
+                          "written (a batch republished after a replica died)"),
     "webhook_sent": ("specmon_webhook_sent_total", "counter", "Reports posted to the webhook"),
     "webhook_failed_attempts": ("specmon_webhook_failed_attempts_total", "counter",
                                 "Webhook posts that failed (retried)"),
