@@ -28,7 +28,7 @@ from typing import Any
 from monitor.config import FileSink, ReportsSection
 from monitor.sinks.reports import encode_report
 
-__all__ = ["RECENT_REPORT_IDS", "RecentIds", "ReportFile", "ReportSinks"]
+__all__ = ["KAFKA_LINE_PREFIX", "RECENT_REPORT_IDS", "RecentIds", "ReportFile", "ReportSinks"]
 
 #: Kafka report ids remembered: a republished batch is one checkpoint's pending reports
 #: per partition (``max_pending_reports``, 10,000 by default), so 65,536 covers six
@@ -36,7 +36,7 @@ __all__ = ["RECENT_REPORT_IDS", "RecentIds", "ReportFile", "ReportSinks"]
 RECENT_REPORT_IDS = 65_536
 
 #: how a Kafka report line starts (``monitor.sources.kafka.report_line``)
-_ID_PREFIX = b'{"report_id":"'
+KAFKA_LINE_PREFIX = b'{"report_id":"'
 
 
 class RecentIds:
@@ -83,10 +83,10 @@ def _scan(path: Path, into: deque[str]) -> None:
         f = open(path, "rb")  # noqa: SIM115 - closed below
     except FileNotFoundError:
         return
-    n = len(_ID_PREFIX)
+    n = len(KAFKA_LINE_PREFIX)
     with f:
         for line in f:
-            if line.startswith(_ID_PREFIX):
+            if line.startswith(KAFKA_LINE_PREFIX):
                 end = line.find(b'"', n)
                 if end > n:
                     into.append(line[n:end].decode())
