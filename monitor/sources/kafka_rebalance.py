@@ -93,6 +93,9 @@ class Rebalancing:
             else:
                 part = await self._restore(tp)
             part.last_record = time.monotonic()  # idle time counts from the assignment
+            old = self.parts.get(tp)
+            if old is not None and old is not part:  # assigned again without a revoke
+                self.tally.revoked(old.pipelines)
             self.parts[tp] = part
             self.tally.assigned(part.pipelines)
         consumer.resume(*tps)
