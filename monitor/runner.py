@@ -165,7 +165,8 @@ class Runner:
     @property
     def stats(self) -> dict[str, int | float]:
         """The daemon's own counters (checkpoints, WAL, sinks), for the metrics."""
-        out: dict[str, int | float] = {"reports_emitted": self.sinks.emitted}
+        out: dict[str, int | float] = {"reports_emitted": self.sinks.emitted,
+                                       "reports_duplicate": self.sinks.duplicates}
         d = self.durable
         if d is not None:
             out.update(checkpoints=d.count, checkpoint_failures=d.failures,

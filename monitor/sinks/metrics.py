@@ -13,6 +13,9 @@ What it reads (the runner contract in BRIEF.md; any object of that shape works):
   ``.last_trace_ids`` ((kind, property) -> the last violating trace id, for exemplars);
 - ``runner.sources``: objects with ``.name``, ``.kind``, ``.connected`` and ``.stats``
   (a dict; ``SOURCE_STATS`` lists the keys read, with the ``IngestStats`` spellings);
+- ``runner.kafka`` (optional, ``KafkaSource``): its per-partition pipelines add to the
+  spec's series through ``kafka.tally`` (monotonic across rebalances) and
+  ``kafka.pipelines()`` (gauges: live instances summed, the watermark the minimum);
 - ``runner.latency`` (``LatencyHistogram``), ``runner.last_progress`` (monotonic s),
   ``runner.checkpoint_time`` (wall s or None), ``runner.ready``.
 
@@ -39,6 +42,8 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector
 from prometheus_client.samples import Exemplar
+
+from monitor.sources.kafka_tally import add_counts, pipeline_counts
 
 __all__ = ["DAEMON_STATS", "EVENT_OUTCOMES", "INVALID_CAUSES", "SOURCE_STATS", "SpecmonCollector",
            "build_version"]
@@ -93,6 +98,9 @@ DAEMON_STATS = {
                     "Requests refused because the write-ahead log was full"),
     "reports_emitted": ("specmon_reports_total", "counter",
                         "Violation and spec-error reports handed to the sinks"),
+    "reports_duplicate": ("specmon_reports_duplicate_total", "counter",
+                          "Kafka reports not emitted again: their report_id was already "
+                          "written (a batch republished after a replica died)"),
     "webhook_sent": ("specmon_webhook_sent_total", "counter", "Reports posted to the webhook"),
     "webhook_failed_attempts": ("specmon_webhook_failed_attempts_total", "counter",
                                 "Webhook posts that failed (retried)"),
@@ -161,27 +169,33 @@ class SpecmonCollector(Collector):
             "specmon_allowed_lateness_seconds", "engine.allowed_lateness: the part of the "
             "watermark lag that is by design", labels=["spec"])
         now = self.wall()
+        kafka = getattr(self.runner, "kafka", None)
+        owned = kafka.pipelines() if kafka is not None else {}
         for name, rt in self.runner.specs.items():
             pipe = rt.pipeline
-            eng = pipe.engine
-            c = eng.counters
-            outcomes = pipe.outcomes()
+            counts = pipeline_counts(pipe)
+            engines = [pipe.engine]
+            if kafka is not None:  # Kafka-fed: the source's monotonic tally (kafka_tally)
+                add_counts(counts, kafka.tally.counts(pipe.specdir.name))
+                engines += [pl.engine for pl in owned.get(pipe.specdir.name, ())]
             for outcome in EVENT_OUTCOMES:
-                events.add_metric([name, outcome], outcomes.get(outcome, 0))
-            causes = dict.fromkeys(INVALID_CAUSES, 0) | pipe.invalid
-            for cause, n in causes.items():
-                invalid.add_metric([name, cause], n)
+                events.add_metric([name, outcome], counts.get(("outcome", outcome), 0))
+            for cause in dict.fromkeys(INVALID_CAUSES) | {
+                    k[1]: None for k in counts if k[0] == "invalid"}:
+                invalid.add_metric([name, cause], counts.get(("invalid", cause), 0))
             traces = getattr(rt, "last_trace_ids", None) or {}
-            for (kind, prop), n in c.by_violation.items():
-                tid = traces.get((kind, prop)) if n else None
+            for key, n in counts.items():
+                if key[0] != "violation":
+                    continue
+                tid = traces.get(key[1:]) if n else None
                 ex = Exemplar({"trace_id": tid}, 1.0) if tid else None
-                violations.add_metric([name, kind, prop], n, exemplar=ex)
+                violations.add_metric([name, key[1], key[2]], n, exemplar=ex)
             for attr, family in counters.items():
-                family.add_metric([name], getattr(c, attr))
-            live.add_metric([name], len(eng.instances))
-            wm = eng.watermark
-            lag.add_metric([name], max(0.0, now - wm) if math.isfinite(wm) else 0.0)
-            lateness.add_metric([name], eng.lateness)
+                family.add_metric([name], counts.get(("counter", attr), 0))
+            live.add_metric([name], sum(len(e.instances) for e in engines))
+            wms = [e.watermark for e in engines if math.isfinite(e.watermark)]
+            lag.add_metric([name], max(0.0, now - min(wms)) if wms else 0.0)
+            lateness.add_metric([name], pipe.engine.lateness)
         yield from (events, invalid, violations, *counters.values(), live, lag, lateness)
 
     def _source_metrics(self) -> Iterator[Metric]:

@@ -7,19 +7,89 @@ checkpointed, and after a crash the reports that the replayed write-ahead log pr
 again are recognised by counting the complete lines written since that position. So
 the file sink rotates only from the consumer (``emit``) and reports ``rotated`` so the
 runner checkpoints right after each rotation.
+
+Kafka reports come with their deterministic ``report_id`` (``monitor.sources.kafka``),
+written as the line's first field. A replica that dies between writing a checkpoint and
+marking its reports published leaves that batch to be published again (docs/kafka.md):
+the sinks skip a report whose id they already wrote. They remember the ids of the last
+``RECENT_REPORT_IDS`` reports written and, with ``sources.kafka``, read them back at
+start from the report file and as many backups as it takes to find that many, so a
+replica restarted on the same file skips too.
 """
 
 from __future__ import annotations
 
 import os
 import sys
+from collections import deque
 from pathlib import Path
 from typing import Any
 
 from monitor.config import FileSink, ReportsSection
 from monitor.sinks.reports import encode_report
 
-__all__ = ["ReportFile", "ReportSinks"]
+__all__ = ["KAFKA_LINE_PREFIX", "RECENT_REPORT_IDS", "RecentIds", "ReportFile", "ReportSinks"]
+
+#: Kafka report ids remembered: a republished batch is one checkpoint's pending reports
+#: per partition (``max_pending_reports``, 10,000 by default), so 65,536 covers six
+#: partitions at that cap; about 8 MiB (a 24-character id, its set and deque entries)
+RECENT_REPORT_IDS = 65_536
+
+#: how a Kafka report line starts (``monitor.sources.kafka.report_line``)
+KAFKA_LINE_PREFIX = b'{"report_id":"'
+
+
+class RecentIds:
+    """The last ``limit`` ids added; the oldest is forgotten first."""
+
+    def __init__(self, limit: int = RECENT_REPORT_IDS) -> None:
+        self.limit = limit
+        self._order: deque[str] = deque()
+        self._ids: set[str] = set()
+
+    def __contains__(self, rid: str) -> bool:
+        return rid in self._ids
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    def add(self, rid: str) -> None:
+        if rid in self._ids:
+            return
+        if len(self._order) >= self.limit:
+            self._ids.discard(self._order.popleft())
+        self._order.append(rid)
+        self._ids.add(rid)
+
+    def read(self, paths: list[Path]) -> None:
+        """Add the ids of the Kafka report lines in ``paths`` (newest file first; missing
+        ones are skipped), reading files only until ``limit`` ids are found."""
+        chunks: list[deque[str]] = []
+        found = 0
+        for path in paths:
+            if found >= self.limit:
+                break
+            ids: deque[str] = deque(maxlen=self.limit)
+            _scan(path, ids)
+            chunks.append(ids)
+            found += len(ids)
+        for ids in reversed(chunks):  # oldest first: the newest are forgotten last
+            for rid in ids:
+                self.add(rid)
+
+
+def _scan(path: Path, into: deque[str]) -> None:
+    try:
+        f = open(path, "rb")  # noqa: SIM115 - closed below
+    except FileNotFoundError:
+        return
+    n = len(KAFKA_LINE_PREFIX)
+    with f:
+        for line in f:
+            if line.startswith(KAFKA_LINE_PREFIX):
+                end = line.find(b'"', n)
+                if end > n:
+                    into.append(line[n:end].decode())
 
 
 class ReportFile:
@@ -102,6 +172,8 @@ class ReportSinks:
         self.emitted = 0  # reports emitted (after skipping), all sinks
         self.skipped = 0
         self.skip = 0
+        self.recent = RecentIds()
+        self.duplicates = 0  # Kafka reports skipped: their id was already written
         self.rotated = False  # set on rotation; the runner checkpoints and clears it
 
     async def start(self) -> None:
@@ -110,13 +182,26 @@ class ReportSinks:
         if self.webhook is not None:
             await self.webhook.start()
 
-    def emit(self, report: Any) -> bool:
-        """Write ``report`` everywhere; False when it was skipped (already written)."""
-        if self.skip:
+    def read_report_ids(self) -> None:
+        """Remember the Kafka report ids already in the report file and its backups
+        (the Kafka source calls it before start: a restarted replica on the same file)."""
+        if self.file is not None:
+            self.recent.read(self.file.files())
+
+    def emit(self, report: Any, line: bytes | None = None,
+             report_id: str | None = None) -> bool:
+        """Write ``report`` everywhere; False when it was skipped (already written).
+        Kafka passes its ``report_id`` and the encoded ``line`` that carries it."""
+        if report_id is not None:
+            if report_id in self.recent:
+                self.duplicates += 1
+                return False
+            self.recent.add(report_id)
+        elif self.skip:
             self.skip -= 1
             self.skipped += 1
             return False
-        line = encode_report(report) + b"\n"
+        line = (line if line is not None else encode_report(report)) + b"\n"
         if self.file is not None and self.file.write(line):
             self.rotated = True
         if self.stdout is not None:

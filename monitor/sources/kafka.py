@@ -48,6 +48,7 @@ from monitor.sources.kafka_config import KafkaConfig
 from monitor.sources.kafka_decode import Decoder
 from monitor.sources.kafka_rebalance import Listener, Part, Rebalancing
 from monitor.sources.kafka_state import Changelog, PartitionState
+from monitor.sources.kafka_tally import KafkaTally
 from monitor.specdir import SpecDir
 
 __all__ = ["KafkaSource", "ReportLine", "report_id"]
@@ -96,6 +97,7 @@ class KafkaSource(Rebalancing):
         self.parts: dict[TopicPartition, Part] = {}
         self._parked: dict[TopicPartition, Part] = {}
         self._shared: dict[str, Any] = {}  # spec name -> the engine whose memo is shared
+        self.tally = KafkaTally()  # per-spec monotonic counts for the metrics
         self._lock = asyncio.Lock()
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None

@@ -25,6 +25,7 @@ from monitor.specdir import SpecDir
 if TYPE_CHECKING:
     from monitor.sources.kafka import ReportLine
     from monitor.sources.kafka_state import Changelog
+    from monitor.sources.kafka_tally import KafkaTally
 
 __all__ = ["Listener", "Part", "Rebalancing"]
 
@@ -56,6 +57,7 @@ class Rebalancing:
     _shared: dict[str, Any]
     _lock: asyncio.Lock
     counts: dict[str, int]
+    tally: KafkaTally
 
     async def checkpoint(self, parts: list[Part], commit: bool = True) -> None:
         raise NotImplementedError
@@ -71,6 +73,7 @@ class Rebalancing:
         await self.checkpoint(owned)
         async with self._lock:
             for p in owned:
+                self.tally.revoked(p.pipelines)
                 self._parked[p.tp] = self.parts.pop(p.tp)
 
     async def assigned(self, tps: list[TopicPartition]) -> None:
@@ -90,7 +93,11 @@ class Rebalancing:
             else:
                 part = await self._restore(tp)
             part.last_record = time.monotonic()  # idle time counts from the assignment
+            old = self.parts.get(tp)
+            if old is not None and old is not part:  # assigned again without a revoke
+                self.tally.revoked(old.pipelines)
             self.parts[tp] = part
+            self.tally.assigned(part.pipelines)
         consumer.resume(*tps)
         log.info("assigned %s", sorted(f"{t.topic}/{t.partition}" for t in tps))
 

@@ -2,9 +2,10 @@
 
 The source keeps its own per-partition engines and checkpoints (the changelog topic):
 the runner's checkpoint file and WAL cover the OTLP receivers only. Reports reach the
-runner's sinks (file, stdout, webhook) once their state is checkpointed; a republished
-batch (a replica died between its changelog write and its publish marker) may repeat
-reports in those sinks: they carry the same ``report_id`` (docs/kafka.md, guarantees).
+runner's sinks (file, stdout, webhook) once their state is checkpointed, with their
+``report_id``. A republished batch (a replica died between its changelog write and its
+publish marker) carries the same ids, and the sinks skip the ones they already wrote
+(``monitor.sinks.outputs.RecentIds``; docs/kafka.md, guarantees).
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ def attach(runner: Any) -> KafkaSource | None:
         names[specdir.name] = name
 
     async def to_sinks(lines: list[ReportLine], republish: bool) -> None:
-        for _rid, line in lines:
+        for rid, line in lines:
             report = _decode(line)
             kind = getattr(report, "kind", "spec_error")
             prop = getattr(report, "property", None) or getattr(report, "where", "")
@@ -43,8 +44,9 @@ def attach(runner: Any) -> KafkaSource | None:
             rt = runner.specs.get(names.get(report.spec, report.spec))
             if trace_id and rt is not None:
                 rt.last_trace_ids[(kind, prop)] = trace_id
-            runner.sinks.emit(report)
+            runner.sinks.emit(report, line, rid)
 
+    runner.sinks.read_report_ids()  # a restart on the same report file skips its ids too
     source = KafkaSource(cfg, specs, engines, sinks=[to_sinks])
     runner.add_source(source)
     return source

@@ -9,6 +9,8 @@ import json
 
 import pytest
 from aiohttp import web
+from hypothesis import given
+from hypothesis import strategies as st
 
 from monitor.config import FileSink, ReportsSection, WebhookSink
 from monitor.engine.events import Violation
@@ -145,3 +147,102 @@ def test_without_backups_a_rotation_starts_the_file_again(tmp_path, backups):
     f.close()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["r.jsonl"]
     assert (tmp_path / "r.jsonl").read_bytes() == b"a\n"
+
+
+def kafka_runner(tmp_path, **file):  # type: ignore[no-untyped-def]
+    """The daemon's side of ``sources.kafka``: its sinks, the spec, the source attached."""
+    from types import SimpleNamespace
+
+    from monitor.sources.kafka_config import KafkaConfig
+    from monitor.sources.kafka_runner import attach
+    from tests.sinks.runner_shape import payment_runtime
+
+    cfg = KafkaConfig(bootstrap_servers="127.0.0.1:9", topics=["payments"], group_id="g")
+    runner = SimpleNamespace(
+        config=SimpleNamespace(sources=SimpleNamespace(kafka=cfg)),
+        specs={"payment": payment_runtime()}, sources=[],
+        sinks=ReportSinks(ReportsSection(file=FileSink(path=str(tmp_path / "r.jsonl"),
+                                                       **file))))
+    runner.add_source = runner.sources.append
+    source = attach(runner)
+    asyncio.run(runner.sinks.start())
+    return runner, source
+
+
+def file_ids(tmp_path) -> list[str]:  # type: ignore[no-untyped-def]
+    return [json.loads(line)["report_id"] for p in sorted(tmp_path.glob("r.jsonl*"))
+            for line in p.read_text().splitlines()]
+
+
+def test_a_republished_kafka_batch_reaches_the_daemons_sinks_once_with_its_report_ids(tmp_path):
+    from monitor.sources.kafka import report_line
+
+    runner, source = kafka_runner(tmp_path)
+    lines = [report_line(violation(f"p{i}")) for i in range(3)]
+    asyncio.run(source._publish(lines[:2], republish=False))  # then the replica "dies"
+    asyncio.run(source._publish(lines, republish=True))  # the successor's republish
+    asyncio.run(runner.sinks.stop())
+    assert file_ids(tmp_path) == [rid for rid, _ in lines]
+    assert (runner.sinks.emitted, runner.sinks.duplicates) == (3, 2)
+    assert runner.specs["payment"].last_trace_ids[("unexpected", "capture")] == "ab" * 16
+
+
+def test_a_restarted_daemon_on_the_same_report_file_skips_ids_written_before_even_rotated(tmp_path):
+    from monitor.sources.kafka import report_line
+
+    lines = [report_line(violation(f"p{i}")) for i in range(4)]
+    # one report per file: the first restart finds its ids in the file and its backup
+    runner, source = kafka_runner(tmp_path, max_bytes=1, backups=5)
+    asyncio.run(source._publish(lines[:2], republish=False))
+    asyncio.run(runner.sinks.stop())
+    runner, source = kafka_runner(tmp_path, max_bytes=1, backups=5)
+    assert len(runner.sinks.recent) == 2
+    asyncio.run(source._publish(lines, republish=True))
+    asyncio.run(runner.sinks.stop())
+    assert sorted(file_ids(tmp_path)) == sorted(rid for rid, _ in lines)
+    assert runner.sinks.duplicates == 2
+
+
+def test_otlp_reports_still_use_the_crash_replay_skip_and_kafka_ones_do_not_consume_it(tmp_path):
+    from monitor.sources.kafka import report_line
+
+    sinks = ReportSinks(ReportsSection(file=FileSink(path=str(tmp_path / "r.jsonl"))))
+    asyncio.run(sinks.start())
+    sinks.skip = 1
+    rid, line = report_line(violation("k1"))
+    assert sinks.emit(violation("k1"), line, rid)
+    assert not sinks.emit(violation("o1"))
+    assert sinks.emit(violation("o2"))
+    asyncio.run(sinks.stop())
+    keys = [json.loads(x)["key"] for x in (tmp_path / "r.jsonl").read_text().splitlines()]
+    assert keys == ["k1", "o2"]
+
+
+@given(st.lists(st.integers(0, 300), max_size=200, unique=True), st.integers(1, 10))
+def test_recent_ids_hold_exactly_the_last_ids_up_to_the_limit(ids, limit):
+    # ids are distinct: emit adds only an id it does not hold
+    from monitor.sinks.outputs import RecentIds
+
+    recent = RecentIds(limit)
+    for i in ids:
+        recent.add(str(i))
+    assert len(recent) == min(limit, len(ids))
+    assert all(str(i) in recent for i in ids[-limit:])
+    assert not any(str(i) in recent for i in ids[:-limit])
+
+
+@given(st.lists(st.booleans(), max_size=30), st.integers(0, 40))
+def test_crash_recovery_counts_only_otlp_report_lines_after_the_checkpoint_and_the_torn_tail(
+        tmp_path_factory, kafka, torn):
+    # the WAL replay produces the OTLP reports again, never the Kafka ones: counting a
+    # Kafka line would make the sinks swallow an OTLP report that was never written
+    from monitor.durable import _count_lines
+    from monitor.sinks.reports import encode_report
+    from monitor.sources.kafka import report_line
+
+    path = tmp_path_factory.mktemp("count") / "r.jsonl"
+    head = encode_report(violation("before")) + b"\n"
+    body = b"".join((report_line(violation(f"k{i}"))[1] if k else
+                     encode_report(violation(f"o{i}"))) + b"\n" for i, k in enumerate(kafka))
+    path.write_bytes(head + body + b'{"spec":"pay'[:torn])
+    assert _count_lines(path, len(head)) == (kafka.count(False), min(torn, 12))

@@ -18,6 +18,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from monitor.pipeline import Pipeline
 from monitor.sources.kafka import KafkaSource
 from monitor.sources.kafka_config import KafkaConfig
+from monitor.sources.kafka_tally import add_counts, pipeline_counts
 from monitor.sources.otlp_json import decode_otlp_json
 from monitor.specdir import load_specdir
 from tests.integration.kafka_support import (
@@ -51,10 +52,14 @@ def payment_log(events: int, live: int, seed: int = 3) -> list[bytes]:
     return lines
 
 
-def offline(lines: list[bytes], partitions: int, topic: str) -> set[tuple]:
-    """The verdicts of the same engine fed each partition's records in order, offline."""
+def offline(lines: list[bytes], partitions: int, topic: str,
+            pipes: list[Pipeline] | None = None) -> set[tuple]:
+    """The verdicts of the same engine fed each partition's records in order, offline
+    (``pipes``: an empty list to get the pipelines back)."""
     specdir = load_specdir(PAYMENT)
-    pipes = [Pipeline(specdir) for _ in range(partitions)]
+    if pipes is None:
+        pipes = []
+    pipes[:] = [Pipeline(specdir) for _ in range(partitions)]
     offsets = [0] * partitions
     out = set()
     for line in lines:
@@ -330,6 +335,7 @@ def test_specmon_run_with_sources_kafka_checks_a_topic_and_stops_cleanly_on_sigt
             metrics = wait_for(lambda: scrape(port, len(lines)), 10, "metrics of every record")
             assert 'specmon_kafka_lag_records{partition="0",topic="payments"} 0.0' in metrics
             assert "specmon_kafka_rebalances_total 1.0" in metrics
+            per_spec = spec_series(metrics)
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as r:
                 assert r.status == 200
         finally:
@@ -337,7 +343,33 @@ def test_specmon_run_with_sources_kafka_checks_a_topic_and_stops_cleanly_on_sigt
             rc = proc.wait(30)
     assert rc == 0, (tmp_path / "run.log").read_text()[-2000:]
     got = {verdict(r) for r in read_reports(out)}
-    assert got == offline(lines, 2, "payments")
+    pipes: list[Pipeline] = []
+    assert got == offline(lines, 2, "payments", pipes)
+    # the per-spec series count the Kafka-fed events and violations, as for OTLP
+    want: dict = {}
+    for pl in pipes:
+        add_counts(want, pipeline_counts(pl))
+    assert want[("outcome", "mapped")] > 0 and want[("counter", "violations")] > 0
+    for outcome in ("mapped", "duplicate", "late"):
+        assert per_spec[("specmon_events_total", outcome)] == want[("outcome", outcome)]
+    assert per_spec["violations"] == want[("counter", "violations")] == \
+        sum(1 for r in read_reports(out) if r.get("kind") != "spec_error")
+    assert per_spec[("specmon_engine_events_total", None)] == want[("counter", "events")]
+
+
+def spec_series(text: str) -> dict:
+    """The spec="payment" samples: (name, outcome) -> value, and the violations summed."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    out: dict = {"violations": 0.0}
+    for fam in text_string_to_metric_families(text):
+        for s in fam.samples:
+            if s.labels.get("spec") != "payment":
+                continue
+            if s.name == "specmon_violations_total":
+                out["violations"] += s.value
+            out[(s.name, s.labels.get("outcome"))] = s.value
+    return out
 
 
 def test_a_caught_up_idle_partition_fires_its_deadlines_by_the_wall_clock():
