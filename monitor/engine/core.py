@@ -41,12 +41,9 @@ from monitor.engine.instance import (
     touch,
     unpack_head,
 )
-from monitor.engine.reports import history_of, states_as_dicts
 from monitor.engine.timebuf import Dedup, ReorderBuffer
 from monitor.engine.transitions import (
-    INVARIANT,
     SPEC_ERROR,
-    UNEXPECTED,
     Cut,
     Edge,
     Node,
@@ -60,7 +57,6 @@ __all__ = ["Engine"]
 
 Report = Violation | SpecErrorReport
 State = tuple[Any, ...]
-_KIND = {UNEXPECTED: "unexpected", INVARIANT: "invariant"}
 
 
 class Engine(Deadlines):
@@ -437,42 +433,6 @@ class Engine(Deadlines):
         if result.__class__ is Cut:
             return result.node
         return result if result.__class__ is Node else node
-
-    def _violate(self, inst: Instance, key: str, ev: Event, act: ActionInfo, post: Post,
-                 out: list[Report]) -> None:
-        kind = _KIND[post.kind]
-        self._count_violation(kind, post.prop)
-        out.append(Violation(
-            spec=self.name, key=key, kind=kind, property=post.prop, message=post.message,
-            time=ev.time, action=act.name, args=dict(zip(act.params, ev.args)),
-            record=ev.record, origin=ev.origin, trace_id=ev.trace_id, span_id=ev.span_id,
-            history=history_of(self, inst),
-            states_before=states_as_dicts(self.model, inst.node.states),
-        ))
-        touch(inst, ev.time)
-        self._after_violation(inst, key)
-
-    def _count_violation(self, kind: str, prop: str) -> None:
-        c = self.counters
-        c.violations += 1
-        k = (kind, prop)
-        c.by_violation[k] = c.by_violation.get(k, 0) + 1
-
-    def _after_violation(self, inst: Instance, key: str) -> None:
-        if self.config.after_violation == "restart":
-            self.instances.pop(key, None)
-        else:
-            inst.mode = QUARANTINED
-            inst.win = None
-
-    def _spec_error(self, key: str, ev: Event, act: ActionInfo, where: str, message: str,
-                    out: list[Report]) -> None:
-        self.counters.spec_errors += 1
-        out.append(SpecErrorReport(
-            spec=self.name, key=key, where=where, message=message, time=ev.time,
-            action=act.name, args=dict(zip(act.params, ev.args)), record=ev.record,
-            origin=ev.origin,
-        ))
 
     # -- housekeeping ---------------------------------------------------------------
 

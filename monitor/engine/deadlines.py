@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from monitor.engine.events import Violation
 from monitor.engine.instance import ACTIVE, Instance
 from monitor.engine.reports import fmt_duration, fmt_time, history_of, states_as_dicts
+from monitor.engine.verdicts import Verdicts
 
 if TYPE_CHECKING:
     from monitor.engine.core import Report
@@ -23,10 +24,10 @@ if TYPE_CHECKING:
 __all__ = ["Deadlines"]
 
 
-class Deadlines:
+class Deadlines(Verdicts):
     """Needs from the engine: ``instances``, ``timers``, ``_withins``, ``_nwin``,
-    ``_timer_limit``, ``counters``, ``model``, ``name``, ``_count_violation`` and
-    ``_after_violation``."""
+    ``_timer_limit``, ``counters``, ``model``, ``name``; counts and quarantines its
+    violations as ``Verdicts`` does."""
 
     instances: dict[str, Instance]
     timers: list[tuple[float, str, int]]
@@ -36,9 +37,6 @@ class Deadlines:
     counters: Any
     model: Any
     name: str
-
-    def _count_violation(self, kind: str, prop: str) -> None: ...
-    def _after_violation(self, inst: Instance, key: str) -> None: ...
 
     def _win(self, inst: Instance, i: int) -> float | None:
         win = inst.win
