@@ -28,8 +28,8 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry, ProcessCollector
 from prometheus_client.exposition import choose_encoder
 
-from monitor.errors import ConfigError
 from monitor.sinks.metrics import SpecmonCollector
+from monitor.sources.http_listen import listen
 from monitor.sources.ingest import Service
 
 __all__ = ["DEFAULT_ADMIN_PORT", "DEFAULT_STALL_AFTER", "AdminServer", "make_admin_app"]
@@ -105,15 +105,9 @@ class AdminServer(Service):
     async def start(self) -> None:
         web_runner = web.AppRunner(make_admin_app(self.runner, **self.app_options),
                                    access_log=None)
-        await web_runner.setup()
-        try:
-            await web.TCPSite(web_runner, self.host, self.port).start()
-        except OSError as exc:
-            await web_runner.cleanup()
-            raise ConfigError(f"admin endpoint cannot listen on {self.host}:{self.port}: "
-                              f"{exc.strerror}; free the port or set admin.port") from None
+        self.port = await listen(web_runner, self.host, self.port, "admin endpoint",
+                                 "free the port or set admin.port")
         self._web = web_runner
-        self.port = web_runner.addresses[0][1]
 
     async def stop(self) -> None:
         if self._web is not None:

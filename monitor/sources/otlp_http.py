@@ -32,7 +32,8 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceResponse,
 )
 
-from monitor.errors import ConfigError, RecordError
+from monitor.errors import RecordError
+from monitor.sources.http_listen import listen
 from monitor.sources.ingest import OtlpOrigin, Overloaded, Service, SpanIngest
 from monitor.sources.otlp_body import (
     CONTENT_TYPES,
@@ -87,16 +88,9 @@ class OtlpHttpReceiver(Service):
         # auto_decompress off: read_capped inflates under the cap (a gzip bomb costs
         # at most max_body bytes); access_log off: one line per export is noise
         runner = web.AppRunner(app, auto_decompress=False, access_log=None)
-        await runner.setup()
-        site = web.TCPSite(runner, self.host, self.port)
-        try:
-            await site.start()
-        except OSError as exc:
-            await runner.cleanup()
-            raise ConfigError(f"OTLP/HTTP receiver cannot listen on {self.host}:{self.port}: "
-                              f"{exc.strerror}; free the port or configure another") from None
+        self.port = await listen(runner, self.host, self.port, "OTLP/HTTP receiver",
+                                 "free the port or configure another")
         self._runner = runner
-        self.port = runner.addresses[0][1]
 
     async def stop(self) -> None:
         if self._runner is not None:
