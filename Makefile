@@ -5,14 +5,31 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 SPECMON := $(VENV)/bin/specmon
 
-.PHONY: env demo demo-replay prometheus demo-order demo-live test bench bench-otlp bench-latency bench-daemon bench-kafka lint clean image
+.PHONY: native env demo demo-replay prometheus demo-order demo-live test bench bench-otlp bench-latency bench-daemon bench-kafka lint clean image
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test]'
 	touch $@
 
+# The engine's per-event modules compiled with mypyc, in place (tools/native.py); rebuilt
+# whenever an engine source changes. NATIVE=0 skips it: the same code runs as Python.
+NATIVE ?= 1
+$(VENV)/.native: $(VENV)/.installed tools/native.py $(wildcard monitor/engine/*.py)
+	@echo "compiling the engine with mypyc (tools/native.py; log: build/native.log)"
+	@mkdir -p build
+	@$(PY) tools/native.py build_ext --inplace >build/native.log 2>&1 \
+	  || { tail -30 build/native.log; echo "engine build failed: fix it, or NATIVE=0 to run it as Python"; exit 1; }
+	@touch $@
+
+ifeq ($(NATIVE),1)
+env: $(VENV)/.installed $(VENV)/.native
+else
 env: $(VENV)/.installed
+	@rm -f monitor/engine/*.so $(VENV)/.native
+endif
+
+native: $(VENV)/.native
 
 # The whole loop (README's first command): Debian's prometheus if it is missing (as root),
 # then `specmon run` on the order saga, Prometheus evaluating the shipped alert rules, the
@@ -67,7 +84,7 @@ test: env lint
 	$(PY) -m pytest -q -p no:cacheprovider
 
 lint: env
-	$(VENV)/bin/ruff check monitor tests bench specs
+	$(VENV)/bin/ruff check monitor tests bench specs tools
 
 bench: env
 	$(PY) bench/replay.py
@@ -89,4 +106,4 @@ image:
 	bash deploy/image/build.sh image localhost/specmon:dev
 
 clean:
-	rm -rf $(VENV) out .pytest_cache .hypothesis
+	rm -rf $(VENV) out .pytest_cache .hypothesis build monitor/engine/*.so

@@ -36,6 +36,7 @@ def _parser() -> argparse.ArgumentParser:
         prog="specmon",
         description="Check telemetry against an executable specification.",
     )
+    parser.add_argument("--version", action="version", version=_version())
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     cli_replay.add_commands(sub)
     cli_check.add_commands(sub)
@@ -43,6 +44,27 @@ def _parser() -> argparse.ArgumentParser:
     cli_generate.add_commands(sub)
     cli_diagram.add_commands(sub)
     return parser
+
+
+def _version() -> str:
+    """The package version and whether the engine runs compiled (``make native``)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    from monitor.engine import native_status
+
+    try:
+        v = version("specmon")
+    except PackageNotFoundError:  # run from a source tree without installing
+        v = "source"
+    compiled = native_status()
+    if all(compiled.values()):
+        how = "compiled (mypyc)"
+    elif any(compiled.values()):
+        how = "partly compiled: " + ", ".join(m for m, c in compiled.items() if not c) + \
+            " run as Python (stale or partial build: run `make native`)"
+    else:
+        how = "pure Python (`make native` compiles it)"
+    return f"specmon {v}, engine {how}"
 
 
 def print_json(obj: Any) -> None:

@@ -25,7 +25,7 @@ import heapq
 import math
 from collections import OrderedDict
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, cast
 
 from monitor.engine.adopt import Adopter
 from monitor.engine.config import EngineConfig
@@ -74,6 +74,8 @@ class Engine(Deadlines):
         self.actions = model.actions
         self.action_list: list[ActionInfo] = list(model.actions.values())
         self.action_index = {a.name: i for i, a in enumerate(self.action_list)}
+        #: the actions an event may name (hidden ones only happen between events)
+        self._observed = {a.name: a for a in model.observed}
         self.initial_node = self.trans.node((model.initial,))
         longest = max((w.seconds for w in model.withins), default=0.0)
         self.ttl = cfg.instance_ttl if cfg.instance_ttl is not None else max(86400.0, 2 * longest)
@@ -111,6 +113,7 @@ class Engine(Deadlines):
         self.positions: dict[str, Any] = {}
         self.counters = Counters()
         self._withins = model.withins
+        self._win_secs = [float(w.seconds) for w in model.withins]
         self._nwin = len(model.withins)
         for act in model.observed:
             self.counters.by_violation[("unexpected", act.name)] = 0
@@ -209,12 +212,11 @@ class Engine(Deadlines):
             self._release(wm, out)
             return
         timers = self.timers
-        apply = self._apply
         while run and run[0][0] <= wm:
             et, _seq, e = run.popleft()
             if timers and timers[0][0] < et:
                 self._fire(et, out)
-            apply(e, out)
+            self._apply(e, out)
         if timers and timers[0][0] < wm:
             self._fire(wm, out)
         if wm >= self.next_sweep:
@@ -238,24 +240,28 @@ class Engine(Deadlines):
             self._apply(first, out)
         # merge the in-order run and the heap of out-of-order events, oldest first
         # (ReorderBuffer.peek_time/pop, inlined: this runs per event on shuffled input)
-        run, heap, apply = buf._run, buf._heap, self._apply
+        run, heap = buf._run, buf._heap
         while True:
+            # which side holds the oldest entry is kept as a flag, not found again by
+            # identity: a compiled build (mypyc) copies tuples, so ``is`` cannot tell
             if run:
-                entry = heap[0] if heap and heap[0] < run[0] else run[0]
+                from_heap = bool(heap) and heap[0] < run[0]
+                entry = heap[0] if from_heap else run[0]
             elif heap:
+                from_heap = True
                 entry = heap[0]
             else:
                 break
             nt = entry[0]
             if nt > wm:
                 break
-            if run and entry is run[0]:
-                run.popleft()
-            else:
+            if from_heap:
                 heapq.heappop(heap)
+            else:
+                run.popleft()
             if timers and timers[0][0] < nt:
                 self._fire(nt, out)
-            apply(entry[2], out)
+            self._apply(entry[2], out)
         if timers and timers[0][0] < wm:
             self._fire(wm, out)
         if wm >= self.next_sweep:
@@ -264,9 +270,12 @@ class Engine(Deadlines):
     # -- one event ----------------------------------------------------------------
 
     def _apply(self, ev: Event, out: list[Report]) -> None:
+        # the event's fields are read once into locals: on a compiled build an Event
+        # attribute is a generic lookup (msgspec Struct), a local is a register
         key = ev.key
+        t = ev.time
         inst = self.instances.get(key)
-        if inst is not None and ev.time - unpack_head(inst.hist)[0] > self.ttl:
+        if inst is not None and t - unpack_head(inst.hist)[0] > self.ttl:
             # idle past the TTL: expired whether or not a sweep has run yet, so expiry
             # does not depend on when sweeps happen (arrival order, batching, advance)
             del self.instances[key]
@@ -276,33 +285,34 @@ class Engine(Deadlines):
             if inst.mode:
                 self._inactive(inst, ev)
                 return
+            action = ev.action
+            args = ev.args
             node = inst.node
-            moves = node.moves.get(ev.action)
-            result = moves.get(ev.args) if moves is not None else None
-            if result is None:
-                act = self.actions.get(ev.action)
-                if act is None or act.hidden:
+            moves = node.moves.get(action)
+            entry = moves.get(args) if moves is not None else None
+            if entry is None:
+                act = self._observed.get(action)
+                if act is None:
                     self.counters.unknown_action += 1
                     return
-                result = self.trans.move(node, act, ev.args)
-            cls = result.__class__
+                entry = self.trans.move(node, act, args)
+            cls = type(entry)
             if cls is Edge:  # hot path: one state to one state, counted as coverage
-                result.n += 1
-                result = result.dst
+                edge = cast(Edge, entry)
+                edge.n += 1
+                result = cast(Node, edge.dst)  # never None in a memo (only in snapshots)
             elif cls is Node:  # from or to several states, or past the coverage cap
+                result = cast(Node, entry)
                 if len(node.states) == 1 and len(result.states) == 1:
                     self.counters.transitions_overflow += 1
                 else:
                     self.counters.transitions_ambiguous += 1
             else:
-                self._slow(inst, key, ev, result, out)
+                self._slow(inst, key, ev, entry, out)
                 return
-            c = self.counters
-            c.applied += 1
+            self.counters.applied += 1
             inst.node = result
-            t = ev.time
-            push_history(inst, t, self.action_index[ev.action], ev.args, self._history,
-                         self._fold)
+            push_history(inst, t, self.action_index[action], args, self._history, self)
             if result.terminal:
                 self._finish(key, result, t)
             elif result.flags is not node.flags or inst.win is not None or result.opens:
@@ -319,7 +329,7 @@ class Engine(Deadlines):
 
     def _slow(self, inst: Instance, key: str, ev: Event, result: Any, out: list[Report]) -> None:
         act = self.actions[ev.action]
-        if result.__class__ is Cut:
+        if type(result) is Cut:
             self.counters.overflow += 1
             self.counters.overflow_states += result.dropped
             self.counters.transitions_ambiguous += 1  # several successors: not one edge
@@ -332,8 +342,9 @@ class Engine(Deadlines):
     def _first(self, key: str, ev: Event, out: list[Report]) -> None:
         """First event for a key with no live instance: a finished one, or a new one."""
         c = self.counters
-        act = self.actions.get(ev.action)
-        if act is None or act.hidden:
+        action = ev.action
+        act = self._observed.get(action)
+        if act is None:  # not an action, or a hidden one: neither can be observed
             c.unknown_action += 1
             return
         fin = self.finished.pop(key, None)
@@ -346,26 +357,29 @@ class Engine(Deadlines):
             self._apply(ev, out)
             return
         initial = self.initial_node
-        moves = initial.moves.get(act.name)  # Transitions.move's lookup, inlined
-        result = moves.get(ev.args) if moves is not None else None
-        if result is None:
-            result = self.trans.move(initial, act, ev.args)
-        cls = result.__class__
+        args = ev.args
+        moves = initial.moves.get(action)  # Transitions.move's lookup, inlined
+        entry = moves.get(args) if moves is not None else None
+        if entry is None:
+            entry = self.trans.move(initial, act, args)
+        cls = type(entry)
         if cls is Edge:
-            result.n += 1
+            edge = cast(Edge, entry)
+            edge.n += 1
             self._advance(self._admit(key, Instance(initial, ev.time)), key, ev, act,
-                          result.dst)
-        elif cls is Node or cls is Cut:
+                          cast(Node, edge.dst))
+        elif cls is Node:
             inst = self._admit(key, Instance(initial, ev.time))
-            if cls is Cut:
-                self._slow(inst, key, ev, result, out)
-            else:
-                self._uncounted(initial, result)
-                self._advance(inst, key, ev, act, result)
-        elif result.kind == SPEC_ERROR:
-            self._spec_error(key, ev, act, result.prop, result.message, out)
+            self._uncounted(initial, cast(Node, entry))
+            self._advance(inst, key, ev, act, cast(Node, entry))
+        elif cls is Cut:
+            self._slow(self._admit(key, Instance(initial, ev.time)), key, ev, entry, out)
         else:
-            self._join(key, ev, act, result, out)
+            post = cast(Post, entry)
+            if post.kind == SPEC_ERROR:
+                self._spec_error(key, ev, act, post.prop, post.message, out)
+            else:
+                self._join(key, ev, act, post, out)
 
     def _join(self, key: str, ev: Event, act: ActionInfo, post: Post, out: list[Report]) -> None:
         policy = self.config.late_join
@@ -380,11 +394,11 @@ class Engine(Deadlines):
                 before, result = adopted
                 inst = self._new_instance(key, before, ev.time)
                 c.adopted += 1
-                if result.__class__ is Cut:
+                if type(result) is Cut:
                     self._slow(inst, key, ev, result, out)
                 else:
-                    self._uncounted(before, result)
-                    self._advance(inst, key, ev, act, result)
+                    self._uncounted(before, cast(Node, result))
+                    self._advance(inst, key, ev, act, cast(Node, result))
                 return
         # ignore, or nothing reachable allows the step: no false alarm, stop tracking
         inst = self._new_instance(key, self.initial_node, ev.time)
@@ -397,7 +411,7 @@ class Engine(Deadlines):
         old = inst.node
         inst.node = node
         t = ev.time
-        push_history(inst, t, self.action_index[act.name], ev.args, self._history, self._fold)
+        push_history(inst, t, self.action_index[ev.action], ev.args, self._history, self)
         if node.terminal:
             self._finish(key, node, t)
         elif node.flags is not old.flags or inst.win is not None or node.opens:
@@ -430,9 +444,9 @@ class Engine(Deadlines):
 
     def _fold(self, node: Node, index: int, args: tuple[Any, ...]) -> Node:
         result = self.trans.step(node, self.action_list[index], args)
-        if result.__class__ is Cut:
-            return result.node
-        return result if result.__class__ is Node else node
+        if type(result) is Cut:
+            return cast(Cut, result).node
+        return cast(Node, result) if type(result) is Node else node
 
     # -- housekeeping ---------------------------------------------------------------
 

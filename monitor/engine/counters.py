@@ -35,7 +35,31 @@ COUNTER_NAMES = (
 
 
 class Counters:
-    __slots__ = (*COUNTER_NAMES, "by_violation")
+    # every name declared with its type: compiled builds (mypyc) turn them into C
+    # fields, so the engine's ``c.events += 1`` is one machine add
+    events: int
+    applied: int
+    duplicate: int
+    late: int
+    late_applied: int
+    quarantined: int
+    ignored: int
+    adopted: int
+    join_ignored: int
+    violations: int
+    spec_errors: int
+    unknown_action: int
+    overflow: int
+    overflow_states: int
+    buffer_overflow: int
+    finished: int
+    resumed: int
+    expired: int
+    evicted_capacity: int
+    deadline_timers_compacted: int
+    transitions_ambiguous: int
+    transitions_overflow: int
+    by_violation: dict[tuple[str, str], int]
 
     def __init__(self) -> None:
         for name in COUNTER_NAMES:
@@ -53,3 +77,4 @@ class Counters:
             setattr(self, name, int(data.get(name, 0)))
         for kind, prop, n in data.get("by_violation", []):
             self.by_violation[(kind, prop)] = int(n)
+

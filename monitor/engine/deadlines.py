@@ -32,6 +32,7 @@ class Deadlines(Verdicts):
     instances: dict[str, Instance]
     timers: list[tuple[float, str, int]]
     _withins: Any
+    _win_secs: list[float]  # each within's duration (read per timer: no attribute lookup)
     _nwin: int
     _timer_limit: int
     counters: Any
@@ -71,7 +72,7 @@ class Deadlines(Verdicts):
                 self._set_win(inst, i, None)
 
     def _push_timer(self, key: str, index: int, opened: float) -> float:
-        deadline = opened + self._withins[index].seconds
+        deadline = opened + self._win_secs[index]
         heapq.heappush(self.timers, (deadline, key, index))
         if len(self.timers) > self._timer_limit:
             self._compact_timers()

@@ -59,10 +59,11 @@ def touch(inst: Instance, time: float) -> None:
 
 
 def push_history(inst: Instance, time: float, action_index: int, args: tuple[Any, ...],
-                 limit: int, advance: Any) -> None:
+                 limit: int, engine: Any) -> None:
     """Append a step to the ring (after ``inst.node`` was updated by it) and make
     ``time`` the last event time. When the ring is full the oldest entry is folded into
-    ``h0`` with ``advance(h0, index, args)``."""
+    ``h0`` with ``engine._fold(h0, index, args)`` (the engine itself is passed, not a
+    bound method: building one per event costs an allocation)."""
     entry = _encode((time, action_index, args))
     if len(entry) > 255:  # huge arguments: restart the ring at this step, args elided
         entry = _encode((time, action_index, None))
@@ -78,7 +79,7 @@ def push_history(inst: Instance, time: float, action_index: int, args: tuple[Any
     n0 = body[0]
     _t, idx, old_args = _decode(body[1 : 1 + n0])
     if old_args is not None:  # an elided entry starts the ring: h0 is already after it
-        inst.h0 = advance(inst.h0, idx, tuplify(old_args))
+        inst.h0 = engine._fold(inst.h0, idx, tuplify(old_args))
     inst.hist = _pack_head(time) + body[1 + n0 :]
 
 

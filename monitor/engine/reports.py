@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from monitor.engine.events import HistoryEntry
 from monitor.engine.instance import Instance, decode_entries
 from monitor.spec.model import SpecModel
-
-if TYPE_CHECKING:
-    from monitor.engine.core import Engine
 
 __all__ = ["fmt_duration", "fmt_time", "history_of", "states_as_dicts"]
 
@@ -19,8 +16,9 @@ def states_as_dicts(model: SpecModel, states: tuple[Any, ...]) -> list[dict[str,
     return [model.as_dict(s) for s in states]
 
 
-def history_of(engine: Engine, inst: Instance) -> list[HistoryEntry]:
-    """Replay the retained steps from ``inst.h0`` to recover the states after each."""
+def history_of(engine: Any, inst: Instance) -> list[HistoryEntry]:
+    """``engine``: an ``Engine`` (or one of its mixins: typed loosely so they need not
+    import it). Replay the retained steps from ``inst.h0`` to recover the states after each."""
     out = []
     node = inst.h0
     for t, idx, args in decode_entries(inst.hist):

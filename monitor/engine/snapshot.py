@@ -131,9 +131,9 @@ def load(engine: Engine, data: bytes) -> None:
         return inst
 
     for key, *rest in snap.instances:
-        engine.instances[key] = instance(*rest)
+        engine.instances[key] = instance(*rest)  # type: ignore[arg-type]
     engine.finished.clear()
-    engine.finished.update((key, instance(*rest)) for key, *rest in snap.finished)
+    engine.finished.update((key, instance(*rest)) for key, *rest in snap.finished)  # type: ignore[arg-type]
     engine.buffer.restore(
         [(t, seq, _thaw_event(ev)) for t, seq, ev in snap.buffer], snap.buffer_seq
     )

@@ -30,7 +30,7 @@ class Verdicts:
     model: Any
     config: Any
     counters: Any
-    instances: Any
+    instances: dict[str, Instance]
 
     def _violate(self, inst: Instance, key: str, ev: Event, act: ActionInfo, post: Post,
                  out: list[Report]) -> None:
