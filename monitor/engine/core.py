@@ -39,7 +39,6 @@ from monitor.engine.instance import (
     last_time,
     push_history,
     touch,
-    unpack_head,
 )
 from monitor.engine.timebuf import Dedup, ReorderBuffer
 from monitor.engine.transitions import (
@@ -275,7 +274,7 @@ class Engine(Deadlines):
         key = ev.key
         t = ev.time
         inst = self.instances.get(key)
-        if inst is not None and t - unpack_head(inst.hist)[0] > self.ttl:
+        if inst is not None and t - inst.last > self.ttl:
             # idle past the TTL: expired whether or not a sweep has run yet, so expiry
             # does not depend on when sweeps happen (arrival order, batching, advance)
             del self.instances[key]

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from monitor.engine.events import Event
-from monitor.engine.instance import Instance, tuplify
+from monitor.engine.instance import Instance, pack_history, tuplify, unpack_history
 from monitor.engine.transitions import Edge
 from monitor.errors import SnapshotError
 from monitor.spec.model import SpecModel
@@ -82,7 +82,7 @@ def dump(engine: Engine) -> bytes:
         return i
 
     def row(k: str, i: Instance) -> tuple[Any, ...]:
-        return (k, set_id(i.node.states), i.hist, set_id(i.h0.states), i.hn,
+        return (k, set_id(i.node.states), pack_history(i), set_id(i.h0.states), i.hn,
                 list(i.win) if isinstance(i.win, tuple) else i.win, i.mode)
 
     instances = [row(k, i) for k, i in engine.instances.items()]
@@ -126,7 +126,8 @@ def load(engine: Engine, data: bytes) -> None:
     sets = [node(tuple(table[j] for j in refs)) for refs in snap.sets]
     def instance(si: int, hist: bytes, h0: int, hn: int, win: Any, mode: int) -> Instance:
         inst = Instance(sets[si], 0.0)
-        inst.hist, inst.h0, inst.hn, inst.mode = hist, sets[h0], hn, mode
+        unpack_history(inst, hist)
+        inst.h0, inst.hn, inst.mode = sets[h0], hn, mode
         inst.win = tuple(win) if isinstance(win, list) else win
         return inst
 
