@@ -12,11 +12,12 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test]'
 	touch $@
 
-# The engine's per-event modules compiled with mypyc, in place (tools/native.py); rebuilt
-# whenever an engine source changes. NATIVE=0 skips it: the same code runs as Python.
+# The per-event modules (engine, JSON-events mapping) compiled with mypyc, in place
+# (tools/native.py, monitor/native.py); rebuilt whenever one of their sources changes.
+# NATIVE=0 skips it: the same code runs as Python.
 NATIVE ?= 1
-$(VENV)/.native: $(VENV)/.installed tools/native.py $(wildcard monitor/engine/*.py)
-	@echo "compiling the engine with mypyc (tools/native.py; log: build/native.log)"
+$(VENV)/.native: $(VENV)/.installed tools/native.py $(wildcard monitor/engine/*.py monitor/mapping/*.py)
+	@echo "compiling the engine and mapping with mypyc (tools/native.py; log: build/native.log)"
 	@mkdir -p build
 	@$(PY) tools/native.py build_ext --inplace >build/native.log 2>&1 \
 	  || { tail -30 build/native.log; echo "engine build failed: fix it, or NATIVE=0 to run it as Python"; exit 1; }
@@ -26,7 +27,7 @@ ifeq ($(NATIVE),1)
 env: $(VENV)/.installed $(VENV)/.native
 else
 env: $(VENV)/.installed
-	@rm -f monitor/engine/*.so $(VENV)/.native
+	@rm -f monitor/engine/*.so monitor/mapping/*.so $(VENV)/.native
 endif
 
 native: $(VENV)/.native
@@ -106,4 +107,4 @@ image:
 	bash deploy/image/build.sh image localhost/specmon:dev
 
 clean:
-	rm -rf $(VENV) out .pytest_cache .hypothesis build monitor/engine/*.so
+	rm -rf $(VENV) out .pytest_cache .hypothesis build monitor/engine/*.so monitor/mapping/*.so

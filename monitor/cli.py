@@ -50,7 +50,7 @@ def _version() -> str:
     """The package version and whether the engine runs compiled (``make native``)."""
     from importlib.metadata import PackageNotFoundError, version
 
-    from monitor.engine import native_status
+    from monitor.native import native_status
 
     try:
         v = version("specmon")
@@ -58,12 +58,12 @@ def _version() -> str:
         v = "source"
     compiled = native_status()
     if all(compiled.values()):
-        how = "compiled (mypyc)"
+        how = "and mapping compiled (mypyc)"
     elif any(compiled.values()):
         how = "partly compiled: " + ", ".join(m for m, c in compiled.items() if not c) + \
             " run as Python (stale or partial build: run `make native`)"
     else:
-        how = "pure Python (`make native` compiles it)"
+        how = "and mapping as pure Python (`make native` compiles them)"
     return f"specmon {v}, engine {how}"
 
 

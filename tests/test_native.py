@@ -1,4 +1,4 @@
-"""The engine compiled by ``make native`` (mypyc) is current, complete, and gives the
+"""The engine and mapping compiled by ``make native`` (mypyc) is current, complete, and gives the
 same verdicts as the same sources run as plain Python."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 import monitor
-from monitor.engine import NATIVE_MODULES, native_status
+from monitor.native import NATIVE_MODULES, native_status
 
 PKG = Path(monitor.__file__).parent
 ROOT = PKG.parent
@@ -35,8 +35,9 @@ def test_compiled_modules_are_newer_than_their_sources() -> None:
     a rebuild, the old compiled code would run. ``make test`` rebuilds first."""
     for name in NATIVE_MODULES:
         # (a compiled module's __file__ is relative to the build directory: glob for it)
-        ext = next((PKG / "engine").glob(f"{name}.*.so"))
-        src = PKG / "engine" / f"{name}.py"
+        *parts, leaf = name.split(".")[1:]
+        ext = next(PKG.joinpath(*parts).glob(f"{leaf}.*.so"))
+        src = PKG.joinpath(*parts, f"{leaf}.py")
         assert ext.stat().st_mtime >= src.stat().st_mtime, (
             f"{ext.name} is older than {src.name}: run `make native`")
 
@@ -68,7 +69,7 @@ def test_pure_python_engine_gives_the_same_verdicts(tmp_path: Path) -> None:
     shutil.copytree(PKG, pure / "monitor",
                     ignore=shutil.ignore_patterns("*.so", "__pycache__"))
     check = subprocess.run(
-        [sys.executable, "-c", "from monitor.engine import native_status; "
+        [sys.executable, "-c", "from monitor.native import native_status; "
          "print(any(native_status().values()))"],
         capture_output=True, text=True, env={"PYTHONPATH": str(pure)}, cwd=tmp_path,
         check=True)

@@ -1,11 +1,11 @@
-"""Compile the engine's per-event modules with mypyc, in place (``make native``).
+"""Compile the per-event modules (engine, JSON-events mapping) with mypyc, in place (``make native``).
 
 The engine is plain, fully typed Python; mypyc turns these modules into C extensions
 (native classes: attribute reads are struct fields, calls between engine methods are
 C calls, counters are machine integers). Python imports an extension module before the
 ``.py`` beside it, so after this build ``monitor.engine`` runs compiled; without it
 (no compiler, ``make clean``, a pure-Python install) the same sources run as they are.
-``monitor.engine.native_status()`` tells which, and a test fails if a source changed
+``monitor.native.native_status()`` tells which, and a test fails if a source changed
 after the build (a stale extension would silently run old code).
 
     python tools/native.py build_ext --inplace
@@ -22,10 +22,10 @@ from setuptools import setup
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from monitor.engine import NATIVE_MODULES  # noqa: E402  (the list lives with the code)
+from monitor.native import NATIVE_MODULES  # noqa: E402  (the list lives with the code)
 
 if __name__ == "__main__":
-    sources = [f"monitor/engine/{name}.py" for name in NATIVE_MODULES]
+    sources = [name.replace(".", "/") + ".py" for name in NATIVE_MODULES]
     setup(
         name="specmon-native",
         packages=[],
