@@ -27,7 +27,7 @@ from typing import Any
 
 from monitor.engine.events import Event
 from monitor.errors import RecordError
-from monitor.mapping.span_build import builder
+from monitor.mapping.span_lean import builder
 from monitor.mapping.span_read import Ctx, any_value
 from monitor.mapping.span_rules import SpanRule, SpanSection, Src
 
@@ -54,7 +54,14 @@ class SpanMapper:
 
     def __init__(self, section: SpanSection) -> None:
         self.section = section
-        builds = {r.index: builder(r) for r in section.rules}
+        # built from the dispatch tables' copies: the condition dispatched on (the span
+        # name; the span event name) is not tested again
+        builds: dict[int, Any] = {}
+        for table, rest in ((section.by_name, section.any_name),
+                            (section.by_event, section.any_event)):
+            for r in (*rest, *(r for rs in table.values() for r in rs)):
+                if r.index not in builds:
+                    builds[r.index] = builder(r)
         self._by_name = {v: _span_picker(rs, builds) for v, rs in section.by_name.items()}
         self._any_name = _span_picker(section.any_name, builds)
         self._by_event = {v: _event_picker(rs, builds) for v, rs in section.by_event.items()}
