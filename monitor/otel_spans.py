@@ -116,7 +116,7 @@ _PLAIN = {str: _Str, float: _Float, bool: _Bool}
 
 
 def _value(v: Any) -> _Value:
-    """``v`` as the encoder's ``_encode_value`` encodes it; ValueError where it fails."""
+    """``v`` as the encoder's ``_encode_value`` encodes it; raises where it fails."""
     cls = _PLAIN.get(type(v))
     if cls is not None:
         return cls(v)
@@ -169,7 +169,7 @@ class _Attrs:
         for k in self._keys:
             try:
                 _value(self._map[k])
-            except (ValueError, RecursionError):
+            except Exception:  # what the encoder logs and drops
                 continue
             keep.append(k)
         self._keys, self._clean = keep, True
@@ -183,7 +183,7 @@ class _Attrs:
         k = self._keys[i]
         try:
             return _KV(k, _value(self._map[k]))
-        except (ValueError, RecursionError):
+        except Exception:  # what the encoder logs and drops
             self._drop_bad()
             return self[i]
 
