@@ -5,6 +5,8 @@ ratios are meaningful):
   parse        ``ExportTraceServiceRequest.FromString`` over every message of the
                length-prefixed file (the floor: any reader of OTLP pays it)
   json views   ``decode_otlp_view`` over every line of the OTLP JSON-lines file
+  parse+map    parsing, then ``SpanMapper.map_request`` (the spans -> events mapping,
+               no engine) over every message of the protobuf file
   specmon      ``specmon replay`` of the protobuf file, and of the JSON-lines file
   specmon x2   ``specmon replay --workers 2`` of the protobuf file
 
@@ -67,6 +69,22 @@ n = 0
 for line in lines:
     req = decode_otlp_view(line)
     n += sum(len(ss.spans) for rs in req.resource_spans for ss in rs.scope_spans)
+print(n, time.perf_counter() - t0, cpu() - c0)
+"""
+
+MAP = CPU + """
+import sys
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from monitor.specdir import load_specdir
+mapper = load_specdir(sys.argv[2]).mapping.spans
+parse = ExportTraceServiceRequest.FromString
+data = open(sys.argv[1], 'rb').read()
+t0, c0 = time.perf_counter(), cpu()
+n = pos = 0
+while pos < len(data):
+    size = int.from_bytes(data[pos:pos + 4], 'big')
+    n += mapper.map_request(parse(data[pos + 4:pos + 4 + size])).spans
+    pos += 4 + size
 print(n, time.perf_counter() - t0, cpu() - c0)
 """
 
@@ -169,7 +187,8 @@ Result = dict[str, tuple[float, float, int | None]]  # name -> (wall rate, CPU r
 def measure(proto: Path, lines: Path, repeat: int) -> Result:
     best: Result = {}
     for _ in range(repeat):
-        runs = [("parse", ["-c", PARSE, str(proto)]), ("json views", ["-c", VIEWS, str(lines)])]
+        runs = [("parse", ["-c", PARSE, str(proto)]), ("json views", ["-c", VIEWS, str(lines)]),
+                ("parse+map", ["-c", MAP, str(proto), str(SPEC)])]
         runs += [(name, ["-c", REPLAY, str(SPEC), str(path), str(workers)]) for name, path, workers
                  in (("specmon proto", proto, 1), ("specmon json", lines, 1),
                      ("specmon proto x2", proto, 2))]

@@ -5,15 +5,14 @@ cause and the source (``attributes['payment.amount']: expected int, got 'abc'``)
 Why it looks the way it does (numbers on one core, upb protobuf, quiet machine): every
 protobuf field read from Python allocates (a sub-message wrapper ~0.2 us, a string
 ~0.08 us), so a builder reads each field once, attributes through ``attr_lookup``
-(remembered position, the parameter's AnyValue field first), and the common shape
-(span attributes or constants only) has its own closure without the general one's
-per-source branches. Pure: no I/O, no OpenTelemetry import.
+(remembered position, the parameter's AnyValue field first). This is the general
+builder, for every rule; the common shapes have their own in ``span_lean``, which
+also chooses between them. Pure: no I/O, no OpenTelemetry import.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from operator import attrgetter
 from typing import Any
 
 from monitor.engine.events import Event
@@ -24,7 +23,7 @@ from monitor.mapping.rules import norm
 from monitor.mapping.span_read import WANT, Ctx, Reader, attr_lookup, reader
 from monitor.mapping.span_rules import SpanRule
 
-__all__ = ["Build", "SpanBuild", "builder"]
+__all__ = ["Build", "SpanBuild"]
 
 #: span rules: (span, span name, ctx, origin) -> Event | None
 SpanBuild = Callable[[Any, str, Ctx, Any], Event | None]
@@ -120,67 +119,6 @@ def _event_id(v: Any, where: str) -> str | None:
 
 def _missing_time(where: str) -> RecordError:
     return RecordError("missing_time", f"{where}: no time (zero or absent)")
-
-
-def builder(rule: SpanRule) -> SpanBuild | Build:
-    """The rule's build function, a ``SpanBuild`` for span rules and a ``Build`` for
-    span event rules: the lean one when a span rule reads only span attributes and
-    constants with the default id, else the general one."""
-    if rule.on_event:
-        return _general(rule)
-    lean = (rule.id == "default" and len(rule.key) == 1 and rule.key[0].kind == "attr"
-            and all(src.kind in ("attr", "const") for _n, src, _c in rule.args))
-    if lean:
-        return _lean(rule)
-    general = _general(rule)
-    return lambda span, name, ctx, origin: general(span, name, span.attributes, ctx, None, 0,
-                                                   origin)
-
-
-def _lean(rule: SpanRule) -> SpanBuild:
-    check, action = _check(rule), rule.action
-    (ksrc,) = rule.key
-    kread, kwhere = attr_lookup(ksrc.name, "string_value"), ksrc.where()
-    time_field = _TIME_FIELDS[rule.time]
-    args = [(attr_lookup(src.name, WANT.get(conv.exact)) if src.kind == "attr" else None,
-             src.const, conv.fn, conv.exact, src.where(), f"{action}.{name}", conv.name)
-            for name, src, conv in rule.args]
-    const_args = None if any(a[0] for a in args) else tuple(a[1] for a in args)
-    # one attribute argument (capture(amount)): no loop, no list (~0.2 us)
-    one = args[0] if len(args) == 1 and args[0][0] is not None else None
-    one_read, one_exact = (one[0], one[3]) if one is not None else (None, None)
-    one_slow = (one[2], *one[4:]) if one is not None else ()  # conv, where, what, type
-    ns, get_time = _NS, attrgetter(time_field)
-
-    def build(span: Any, name: str, ctx: Ctx, origin: Any) -> Event | None:
-        attrs = span.attributes
-        if check is not None and not check(span, attrs, ctx, None):
-            return None
-        k = kread(attrs)
-        if type(k) is not str:
-            k = _key_part(k, kwhere)
-        t = get_time(span)
-        if not t:
-            raise _missing_time(time_field)
-        if one is not None:
-            v = one_read(attrs)  # type: ignore[misc]
-            values = (v,) if type(v) is one_exact else (_arg(v, *one_slow),)
-        elif const_args is not None:
-            values = const_args
-        else:
-            out = []
-            for read, const, conv, exact, where, what, tname in args:
-                if read is None:
-                    out.append(const)
-                    continue
-                v = read(attrs)
-                out.append(v if type(v) is exact else _arg(v, conv, where, what, tname))
-            values = tuple(out)
-        sid = span.span_id.hex() or None
-        return Event(k, t / ns, action, values, sid, {"span": name}, origin,
-                     span.trace_id.hex() or None, sid)
-
-    return build
 
 
 def _general(rule: SpanRule) -> Build:

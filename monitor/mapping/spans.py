@@ -27,7 +27,7 @@ from typing import Any
 
 from monitor.engine.events import Event
 from monitor.errors import RecordError
-from monitor.mapping.span_build import builder
+from monitor.mapping.span_lean import builder
 from monitor.mapping.span_read import Ctx, any_value
 from monitor.mapping.span_rules import SpanRule, SpanSection, Src
 
@@ -54,17 +54,30 @@ class SpanMapper:
 
     def __init__(self, section: SpanSection) -> None:
         self.section = section
-        builds = {r.index: builder(r) for r in section.rules}
-        self._by_name = {v: _span_picker(rs, builds) for v, rs in section.by_name.items()}
-        self._any_name = _span_picker(section.any_name, builds)
+        # built from the dispatch tables' copies: the condition dispatched on (the span
+        # name; the span event name) is not tested again
+        builds: dict[int, Any] = {}
+        for table, rest in ((section.by_name, section.any_name),
+                            (section.by_event, section.any_event)):
+            for r in (*rest, *(r for rs in table.values() for r in rs)):
+                if r.index not in builds:
+                    builds[r.index] = builder(r)
+        by_name = {v: _span_picker(rs, builds) for v, rs in section.by_name.items()}
+        any_name = _span_picker(section.any_name, builds)
         self._by_event = {v: _event_picker(rs, builds) for v, rs in section.by_event.items()}
         self._any_event = _event_picker(section.any_event, builds)
-        self._has_events = section.has_event_rules
         # span events are read only in spans whose name some span event rule allows
         # (every rule constrains `name`), else in every span: ~0.25 us per span saved
         names = [dict(r.conds).get(("name",)) for r in section.rules if r.on_event]
-        self._event_spans: frozenset[str] | None = (
+        event_spans: frozenset[str] | None = (
             None if not names or None in names else frozenset().union(*names))
+        self._event_spans = event_spans
+        # span name -> (picker, read its span events?): one lookup per span
+        every = event_spans is None and section.has_event_rules
+        self._default: tuple[Any, bool] = (any_name, every)
+        self._by_name: dict[Any, tuple[Any, bool]] = {
+            v: (by_name.get(v, any_name), every or v in (event_spans or ()))
+            for v in {*by_name, *(event_spans or ())}}
         dims = {d for r in section.rules for d, _ in r.conds}
         srcs = [s for r in section.rules for s in (*r.key, *(a[1] for a in r.args),
                                                    *([r.id] if isinstance(r.id, Src) else []))]
@@ -80,25 +93,23 @@ class SpanMapper:
         events = batch.events
         spans = unmatched = 0
         ctx = Ctx()
-        by_name, any_name = self._by_name.get, self._any_name
+        by_name, default = self._by_name.get, self._default
         by_event, any_event = self._by_event.get, self._any_event
-        has_events, needs_resource, needs_scope = (self._has_events, self._needs_resource,
-                                                   self._needs_scope)
-        event_spans = self._event_spans
+        needs_resource, needs_scope = self._needs_resource, self._needs_scope
         for rs in req.resource_spans:
             if needs_resource:
                 ctx.resource = {kv.key: any_value(kv.value) for kv in rs.resource.attributes}
             for ss in rs.scope_spans:
                 if needs_scope:
                     ctx.scope = ss.scope.name
-                for span in ss.spans:
-                    spans += 1
+                sspans = ss.spans
+                spans += len(sspans)
+                for span in sspans:
                     name = span.name
-                    pick = by_name(name, any_name)
+                    pick, read_events = by_name(name, default)
                     try:
                         ev = pick(span, name, ctx, origin) if pick is not None else None
-                        sevs = (span.events if has_events and (
-                            event_spans is None or name in event_spans) else None)
+                        sevs = span.events if read_events else None
                         if not sevs:
                             if ev is None:
                                 unmatched += 1
