@@ -32,6 +32,7 @@ sys.path.insert(0, str(ROOT))
 import msgspec  # noqa: E402
 from aiokafka import AIOKafkaConsumer  # noqa: E402
 
+from monitor.gc_tuning import tune_gc  # noqa: E402
 from monitor.sources.kafka import KafkaSource  # noqa: E402
 from monitor.sources.kafka_config import KafkaConfig  # noqa: E402
 from monitor.specdir import load_specdir  # noqa: E402
@@ -91,6 +92,7 @@ async def inprocess(bootstrap: str, topic: str, total: int) -> tuple[float, int]
                       session_timeout_ms=1000, heartbeat_interval_ms=200, idle_advance=None)
     src = KafkaSource(cfg, [load_specdir(PAYMENT)], sinks=[sink])
     await src.start()
+    tune_gc()  # as kafka_main and `specmon run` do once started (the plain run is done)
     t0 = None
     try:
         while src.counts["records"] < total:

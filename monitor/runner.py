@@ -28,6 +28,7 @@ from typing import Any
 from monitor.config import Config
 from monitor.durable import Checkpointer
 from monitor.errors import ConfigError
+from monitor.gc_tuning import tune_gc
 from monitor.pipeline import Pipeline, Report
 from monitor.sinks.latency import LatencyHistogram
 from monitor.sinks.logs import log
@@ -236,13 +237,16 @@ class Runner:
             checkpoint=self.checkpoint_time)
 
     async def serve(self) -> int:
-        """Run until SIGTERM/SIGINT; 0 when shutdown finished within the grace period."""
+        """Run until SIGTERM/SIGINT; 0 when shutdown finished within the grace period.
+        The process's garbage collector is tuned once started (``monitor.gc_tuning``):
+        this is the daemon's main, not for embedding."""
         loop = asyncio.get_running_loop()
         stop = asyncio.Event()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
         try:
             await self.start()
+            tune_gc()
             await stop.wait()
             log(_log, _INFO, "stopping", grace_period=self.config.grace_period)
             try:

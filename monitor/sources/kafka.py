@@ -241,10 +241,7 @@ class KafkaSource(Rebalancing):
 
     def _apply(self, part: Part, recs: list[Any], now: float) -> None:
         out: list[Report] = []
-        apply = self.decoder.apply
-        pipelines = part.pipelines
-        for rec in recs:
-            apply(rec, pipelines, out)
+        self.decoder.apply_many(recs, part.pipelines, out)
         part.next_offset = recs[-1].offset + 1
         part.records += len(recs)
         part.dirty = True

@@ -57,6 +57,45 @@ class Decoder:
         self.encoding_of = encoding_of
         self.record_time = record_time
 
+    def apply_many(self, recs: list[Any], pipelines: list[Pipeline], out: list[Report]) -> None:
+        """``apply`` for a fetched batch of one partition, in order. JSON records for one
+        spec (the common case) are mapped first and fed to the engine in one call; the
+        rest goes record by record. Why: at ~200k records/s every per-record call and
+        lookup shows (the topic's encoding, ``feed_json``, ``engine.feed``'s list),
+        and they cost ~1 µs a record against an engine step of ~5 µs."""
+        if not recs:
+            return
+        if (len(pipelines) != 1 or self.record_time or pipelines[0].mapper is None
+                or self.encoding_of(recs[0].topic) != "json"):
+            for rec in recs:
+                self.apply(rec, pipelines, out)
+            return
+        p = pipelines[0]
+        map_bytes = p.mapper.map_bytes
+        events: list[Event] = []
+        push = events.append
+        unmatched = 0
+        for rec in recs:
+            value = rec.value
+            origin = {"topic": rec.topic, "partition": rec.partition, "offset": rec.offset}
+            if rec.headers:
+                value = cloudevent_from_binary(rec.headers, value) or value
+            if value is None:
+                p.bad("malformed", origin, f"{_where(origin)}: record has no value")
+                continue
+            try:
+                ev = map_bytes(value, origin)
+            except RecordError as exc:
+                p.bad(exc.cause, origin, str(exc))
+                continue
+            if ev is None:
+                unmatched += 1
+            else:
+                push(ev)
+        p.records += len(recs)
+        p.unmatched += unmatched
+        out += p.engine.feed_many(events)
+
     def apply(self, rec: Any, pipelines: list[Pipeline], out: list[Report]) -> None:
         origin = {"topic": rec.topic, "partition": rec.partition, "offset": rec.offset}
         enc = self.encoding_of(rec.topic)

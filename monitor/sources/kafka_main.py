@@ -24,6 +24,7 @@ import yaml
 
 from monitor.engine import EngineConfig
 from monitor.errors import SpecmonError
+from monitor.gc_tuning import tune_gc
 from monitor.sources.kafka import KafkaSource, ReportLine
 from monitor.sources.kafka_config import load_kafka_config
 from monitor.specdir import load_specdir
@@ -76,6 +77,7 @@ async def _run(args: argparse.Namespace) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     await source.start()
+    tune_gc()  # a long-running process of its own (monitor.gc_tuning)
     waiter = asyncio.create_task(stop.wait())
     done, _ = await asyncio.wait({waiter, source._task}, return_when=asyncio.FIRST_COMPLETED)  # type: ignore[arg-type]
     waiter.cancel()
