@@ -97,6 +97,12 @@ def run_replay(args: argparse.Namespace) -> int:
             is_itf(p) for p in args.inputs)):
         result = replay_itf(specdir, args.inputs, config, key=args.key, on_bad=on_bad)
     else:
+        from monitor.gc_tuning import tune_gc
+
+        # a log replays in one long run holding every live instance, as the daemon
+        # does: the same collector settings (this is the command's process, not a
+        # library caller's; workers inherit them when forked)
+        tune_gc()
         result = replay(specdir, args.inputs, config, workers=args.workers, on_bad=on_bad,
                         progress=bar, input_format=args.input_format)
     if bar:

@@ -1,11 +1,11 @@
 """Garbage-collector settings of the long-running processes (``specmon run``, a Kafka
-replica): called once, after start-up, by their entry points only; a library user's
-process keeps its own settings.
+replica, ``specmon replay``): called once, after start-up, by their entry points only;
+a library user's process keeps its own settings.
 
 Why: the engines keep their live instances as small GC-tracked objects, and CPython's
 default thresholds (700, 10, 10) traverse that whole heap again at every full
 collection. Measured on ``specmon run`` fed 600 OTLP requests of 512 payment spans
-(/tmp harness, CPU time in ``gc.callbacks``): the collector took 1.7-2.2 µs per span
+(a harness around ``Runner``, CPU time in ``gc.callbacks``): the collector took 1.7-2.2 µs per span
 (10-12% of the daemon's CPU) in ~1,000 collections, full ones pausing the loop for
 ~70 ms each; with the settings below, 0.6-0.8 µs per span in ~12 collections.
 

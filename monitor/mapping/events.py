@@ -109,9 +109,11 @@ class EventMapper:
             build = self._vdefault
         return build(view, raw, origin)
 
-    def map_obj(self, obj: dict[str, Any], origin: Any, record: Any = None) -> Event | None:
+    def map_obj(self, obj: Any, origin: Any, record: Any = None) -> Event | None:
         """Map an already-decoded JSON object; ``record`` (default ``obj``) is kept in
-        the Event for reports."""
+        the Event for reports. ``obj`` is typed Any on purpose: a compiled build checks
+        declared argument types on entry, and anything JSON (a list, a string) must
+        reach the check below to be reported as malformed."""
         if type(obj) is not dict:
             raise RecordError("malformed", f"$: expected a JSON object, got {_show(obj)}")
         try:
