@@ -152,18 +152,25 @@ class Changelog:
     # -- reading ---------------------------------------------------------------------
 
     async def refresh(self) -> None:
-        """Read what was appended since the last call, up to the high-water mark."""
+        """Read what was appended since the last call, up to the end offset the broker
+        reports now. That end is asked for (a ListOffsets request), not taken from
+        ``highwater()``: that is the mark of the last fetch response, which may predate
+        another replica's last checkpoint, and stopping there would restore a stale
+        state and report its records again."""
         reader = self._reader
         assert reader is not None
+        end = (await reader.end_offsets([self.tp]))[self.tp]
         reader.seek(self.tp, self._pos)
         deadline = time.monotonic() + self.read_timeout
-        while True:
+        while self._pos < end:
             batch = await reader.getmany(self.tp, timeout_ms=200, max_records=2000)
             for rec in batch.get(self.tp, ()):
                 self._index(rec.key, rec.offset, rec.value)
                 self._pos = rec.offset + 1
             hw = reader.highwater(self.tp)
-            if hw is not None and self._pos >= hw:
+            if hw is not None and hw >= end and self._pos >= hw:
+                return  # the rest up to ``end`` were not records (compacted, markers)
+            if self._pos >= end:
                 return
             if time.monotonic() > deadline:
                 raise SnapshotError(f"changelog {self.topic}: could not read to its end "
