@@ -5,8 +5,8 @@ what the tests start, SIGKILL and restart, and what ``specmon run`` wraps.
 
 CONFIG is the ``sources.kafka`` section as a JSON or YAML file. Reports go to a JSON
 lines file opened for appending (several replicas may share it: each batch is one
-``write`` to an ``O_APPEND`` descriptor); a republished batch skips report ids the file
-already holds. SIGTERM/SIGINT: checkpoint, commit, leave the group, exit 0.
+``write`` to an ``O_APPEND`` descriptor); report ids the file already holds are
+skipped. SIGTERM/SIGINT: checkpoint, commit, leave the group, exit 0.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ import yaml
 from monitor.engine import EngineConfig
 from monitor.errors import SpecmonError
 from monitor.gc_tuning import tune_gc
+from monitor.sinks.outputs import KAFKA_LINE_PREFIX, RecentIds
 from monitor.sources.kafka import KafkaSource, ReportLine
 from monitor.sources.kafka_config import load_kafka_config
 from monitor.specdir import load_specdir
@@ -32,30 +33,49 @@ from monitor.specdir import load_specdir
 __all__ = ["FileSink", "main"]
 
 
-class _Id(msgspec.Struct):
-    report_id: str = ""
-
-
 class FileSink:
-    """Appends report lines; idempotent on republish (skips ids already in the file)."""
+    """Appends report lines, each report id at most once: ids already in the file
+    (this replica's, or another's sharing the file) are skipped, on republish and on
+    any other batch alike, as the daemon's sinks do (``ReportSinks.emit``). Why every
+    batch: after a rebalance a replica has been seen to report records again that it,
+    or the previous owner, had already reported (the scale-out test, under load), with
+    the same deterministic ids. The file is followed incrementally: before each batch,
+    whatever was appended since the last look (by anyone) is scanned for ids, so the
+    cost is one read of each byte, not of the whole file per batch."""
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self.fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         self.skipped = 0
+        self.recent = RecentIds()
+        self._scanned = 0  # bytes of the file already scanned for ids (whole lines)
 
-    def known_ids(self) -> set[str]:
-        dec = msgspec.json.Decoder(_Id)
+    def _catch_up(self) -> None:
+        size = os.fstat(self.fd).st_size
+        if size <= self._scanned:
+            return
         with open(self.path, "rb") as f:
-            return {dec.decode(line).report_id for line in f if line.strip()}
+            f.seek(self._scanned)
+            data = f.read(size - self._scanned)
+        end = data.rfind(b"\n") + 1  # a line still being written is read next time
+        n = len(KAFKA_LINE_PREFIX)
+        for line in data[:end].splitlines():
+            if line.startswith(KAFKA_LINE_PREFIX):
+                close = line.find(b'"', n)
+                if close > n:
+                    self.recent.add(line[n:close].decode())
+        self._scanned += end
 
     async def __call__(self, lines: list[ReportLine], republish: bool) -> None:
-        if republish:
-            known = self.known_ids()
-            kept = [(rid, line) for rid, line in lines if rid not in known]
-            self.skipped += len(lines) - len(kept)
-            lines = kept
-        data = b"".join(line + b"\n" for _rid, line in lines)
+        self._catch_up()
+        kept = []
+        for rid, line in lines:
+            if rid in self.recent:
+                self.skipped += 1
+                continue
+            self.recent.add(rid)
+            kept.append(line)
+        data = b"".join(line + b"\n" for line in kept)
         while data:
             n = os.write(self.fd, data)
             data = data[n:]

@@ -110,10 +110,16 @@ class Daemon:
             self.proc.wait(30)
 
 
-def report_lines(path: Path) -> list[dict[str, Any]]:
+def report_lines(path: Path, *, writing: bool = False) -> list[dict[str, Any]]:
+    """The reports in ``path``. ``writing``: the daemon may be writing right now, so a
+    last line without its newline is a write in progress and not read (a line of a few
+    KB can reach the file in more than one piece); otherwise every line must parse."""
     if not path.exists():
         return []
-    return [json.loads(line) for line in path.read_text().splitlines()]
+    data = path.read_bytes()
+    if writing:
+        data = data[: data.rfind(b"\n") + 1]
+    return [json.loads(line) for line in data.decode().splitlines()]
 
 
 def verdict(r: dict[str, Any]) -> tuple[Any, ...]:

@@ -120,7 +120,8 @@ def test_a_clean_restart_continues_where_it_stopped(stream, uninterrupted, tmp_p
     try:
         half = len(stream) // 2
         send_all(d, stream[:half])
-        wait_for(lambda: violations_total(d) == len(report_lines(tmp_path / "reports.jsonl")),
+        written = tmp_path / "reports.jsonl"
+        wait_for(lambda: violations_total(d) == len(report_lines(written, writing=True)),
                  30, "the counters to match the reports written")
         before = violations_total(d)
         assert before > 0
@@ -149,7 +150,7 @@ def test_sigkill_mid_stream_then_restart_loses_and_repeats_no_report(
     def kill_once(i: int) -> None:
         # SIGKILL as soon as enough reports are on disk; restart in the background
         # while the sender keeps retrying what was not acknowledged
-        if killed.is_set() or len(report_lines(reports)) < after_reports:
+        if killed.is_set() or len(report_lines(reports, writing=True)) < after_reports:
             return
         killed.set()
         d.kill()

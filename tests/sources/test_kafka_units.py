@@ -126,16 +126,36 @@ def test_sasl_settings_are_passed_to_the_client():
         ("PLAIN", "u", "SASL_PLAINTEXT")
 
 
-def test_the_file_sink_skips_ids_it_holds_when_republishing(tmp_path):
+def _ids(path):  # type: ignore[no-untyped-def]
+    return [msgspec.json.decode(x)["report_id"] for x in path.read_bytes().split()]
+
+
+def test_the_file_sink_writes_each_report_id_once_republished_or_not(tmp_path):
     sink = FileSink(tmp_path / "r.jsonl")
     a, b = report_line(violation(1)), report_line(violation(2))
     asyncio.run(sink([a], False))
     asyncio.run(sink([a, b], True))
-    asyncio.run(sink([b], False))  # a normal publish is not filtered
+    asyncio.run(sink([b], False))  # a record reported again after a rebalance
     sink.close()
-    ids = [msgspec.json.decode(x)["report_id"] for x in (tmp_path / "r.jsonl").read_bytes().split()]
-    assert ids == [a[0], b[0], b[0]]
-    assert sink.skipped == 1
+    assert _ids(tmp_path / "r.jsonl") == [a[0], b[0]]
+    assert sink.skipped == 2
+
+
+def test_replicas_sharing_a_file_skip_each_others_ids_and_wait_for_a_line_in_progress(tmp_path):
+    path = tmp_path / "r.jsonl"
+    one, two = FileSink(path), FileSink(path)
+    a, b, c = (report_line(violation(i)) for i in (1, 2, 3))
+    asyncio.run(one([a, b], False))
+    with open(path, "ab") as f:  # a third writer, half-way through a line of c
+        f.write(c[1][:10])
+    asyncio.run(two([a, b], False))
+    assert two.skipped == 2
+    with open(path, "ab") as f:  # ... which it finishes
+        f.write(c[1][10:] + b"\n")
+    asyncio.run(two([c], False))
+    one.close(), two.close()
+    assert _ids(path) == [a[0], b[0], c[0]]
+    assert two.skipped == 3
 
 
 def test_unreachable_brokers_stop_start_up_with_an_error_naming_them():
