@@ -28,7 +28,8 @@ from typing import Any
 from monitor.config import FileSink, ReportsSection
 from monitor.sinks.reports import encode_report
 
-__all__ = ["KAFKA_LINE_PREFIX", "RECENT_REPORT_IDS", "RecentIds", "ReportFile", "ReportSinks"]
+__all__ = ["KAFKA_LINE_PREFIX", "RECENT_REPORT_IDS", "RecentIds", "ReportFile", "ReportSinks",
+           "kafka_report_id"]
 
 #: Kafka report ids remembered: a republished batch is one checkpoint's pending reports
 #: per partition (``max_pending_reports``, 10,000 by default), so 65,536 covers six
@@ -78,18 +79,26 @@ class RecentIds:
                 self.add(rid)
 
 
+def kafka_report_id(line: bytes) -> str | None:
+    """The ``report_id`` a Kafka report line starts with; None for any other line."""
+    if line.startswith(KAFKA_LINE_PREFIX):
+        n = len(KAFKA_LINE_PREFIX)
+        end = line.find(b'"', n)
+        if end > n:
+            return line[n:end].decode()
+    return None
+
+
 def _scan(path: Path, into: deque[str]) -> None:
     try:
         f = open(path, "rb")  # noqa: SIM115 - closed below
     except FileNotFoundError:
         return
-    n = len(KAFKA_LINE_PREFIX)
     with f:
         for line in f:
-            if line.startswith(KAFKA_LINE_PREFIX):
-                end = line.find(b'"', n)
-                if end > n:
-                    into.append(line[n:end].decode())
+            rid = kafka_report_id(line)
+            if rid is not None:
+                into.append(rid)
 
 
 class ReportFile:

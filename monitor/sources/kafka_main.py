@@ -25,7 +25,7 @@ import yaml
 from monitor.engine import EngineConfig
 from monitor.errors import SpecmonError
 from monitor.gc_tuning import tune_gc
-from monitor.sinks.outputs import KAFKA_LINE_PREFIX, RecentIds
+from monitor.sinks.outputs import RecentIds, kafka_report_id
 from monitor.sources.kafka import KafkaSource, ReportLine
 from monitor.sources.kafka_config import load_kafka_config
 from monitor.specdir import load_specdir
@@ -58,12 +58,10 @@ class FileSink:
             f.seek(self._scanned)
             data = f.read(size - self._scanned)
         end = data.rfind(b"\n") + 1  # a line still being written is read next time
-        n = len(KAFKA_LINE_PREFIX)
         for line in data[:end].splitlines():
-            if line.startswith(KAFKA_LINE_PREFIX):
-                close = line.find(b'"', n)
-                if close > n:
-                    self.recent.add(line[n:close].decode())
+            rid = kafka_report_id(line)
+            if rid is not None:
+                self.recent.add(rid)
         self._scanned += end
 
     async def __call__(self, lines: list[ReportLine], republish: bool) -> None:
